@@ -1,0 +1,516 @@
+//! `infra/jiti.toml`: an app's infrastructure settings, how they are read and validated, and their JSON Schema.
+//!
+//! Every value that can be wrong is a validating newtype (`#[serde(try_from = "String")]`), so the
+//! toml deserializer attaches the file position to the error for us; unknown keys are rejected with
+//! the nearest known key as a hint.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::tagging;
+
+/// The file name cargo-jiti looks for in an app's infra folder.
+pub const FILE_NAME: &str = "jiti.toml";
+/// The infra folder's name, next to `Cargo.toml`, unless `[package.metadata.jiti] infra` moves it.
+pub const DEFAULT_INFRA_DIR: &str = "infra";
+/// The template file rendered when `[app] template` is not set.
+pub const DEFAULT_TEMPLATE: &str = "stack.yaml";
+/// Environment names and app names are parts of stack names; these bound their lengths so that
+/// `<prefix><app>-<env>` always fits CloudFormation's 128 characters.
+pub const MAX_APP_NAME: usize = 64;
+pub const MAX_STACK_PREFIX: usize = 15;
+
+/// Tera variables (`params.*` in templates). Order is kept as written.
+pub type Params = serde_json::Map<String, serde_json::Value>;
+
+/// The whole of one `infra/jiti.toml`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "jiti.toml",
+    description = "cargo-jiti settings of one app: its CloudFormation template, environments, parameters and tags. Lives in `infra/jiti.toml` beside the app's Cargo.toml."
+)]
+pub struct JitiConfig {
+    /// The app and its template.
+    #[serde(default)]
+    pub app: AppConfig,
+    /// Which branches are long-lived protected environments, and settings per environment.
+    #[serde(default)]
+    pub environments: EnvironmentsConfig,
+    /// Template variables, available as `params.<name>`. Environments may override them.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, serde_json::Value>")]
+    pub params: Params,
+    /// Extra tags put on every taggable resource (and the stack), beside the `jiti:*` tags.
+    #[serde(default)]
+    pub tags: IndexMap<TagKey, TagValue>,
+    /// Commands run around deploys. Reserved: no hook is defined yet.
+    #[serde(default)]
+    pub hooks: HooksConfig,
+}
+
+/// `[app]`
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// App name, used in stack names and the `jiti:app` tag. Default: the package name.
+    pub name: Option<AppName>,
+    /// Template to render, relative to the infra folder. Default: `stack.yaml`.
+    pub template: Option<RelativePath>,
+    /// Default AWS region of the app's stacks. Default: the AWS config chain (`AWS_REGION`).
+    pub region: Option<Region>,
+    /// Prepended to every stack name of the app, e.g. `team-`. Default: none.
+    pub stack_prefix: Option<StackPrefix>,
+    /// Apps of the same workspace whose stacks must exist before this one's (their outputs are read).
+    #[serde(default)]
+    pub depends_on: Vec<AppName>,
+}
+
+/// `[environments]`
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentsConfig {
+    /// Settings of every per-branch (ephemeral) environment.
+    #[serde(default)]
+    pub ephemeral: EphemeralConfig,
+    /// Long-lived, protected environments by name, each fed by one or more branches.
+    /// Default: `production`, fed by `main` and `master`. Setting this table replaces the default.
+    pub protected: Option<IndexMap<EnvName, ProtectedConfig>>,
+}
+
+/// `[environments.ephemeral]`
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EphemeralConfig {
+    /// Time to live of a branch environment after its last deploy, e.g. `12h`, `7d`.
+    pub ttl: Option<Ttl>,
+    /// Keep `Retain`/`Snapshot` deletion policies as written. By default they become `Delete` in
+    /// ephemeral environments, so that a branch environment leaves nothing behind.
+    #[serde(default)]
+    pub keep_retained: bool,
+    /// AWS region of branch environments. Default: `[app] region`.
+    pub region: Option<Region>,
+    /// AWS profile used to deploy branch environments.
+    pub profile: Option<Profile>,
+    /// Overrides of `[params]` in branch environments (merged key by key, tables deeply).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, serde_json::Value>")]
+    pub params: Params,
+}
+
+/// `[environments.protected.<name>]`
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectedConfig {
+    /// Git branches deployed to this environment.
+    pub branches: Vec<BranchName>,
+    /// AWS region of this environment (production often lives elsewhere). Default: `[app] region`.
+    pub region: Option<Region>,
+    /// AWS profile used to deploy this environment (production often lives in another account).
+    pub profile: Option<Profile>,
+    /// Overrides of `[params]` in this environment (merged key by key, tables deeply).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, serde_json::Value>")]
+    pub params: Params,
+}
+
+/// `[hooks]`: reserved for the deploy hooks of a later version; any key in it is an error today.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {}
+
+impl JitiConfig {
+    /// The protected environments in force: the configured ones, or `production` ← `main`, `master`.
+    pub fn protected_environments(&self) -> IndexMap<EnvName, ProtectedConfig> {
+        match &self.environments.protected {
+            Some(p) => p.clone(),
+            None => IndexMap::from([(
+                EnvName("production".into()),
+                ProtectedConfig {
+                    branches: vec![BranchName("main".into()), BranchName("master".into())],
+                    ..ProtectedConfig::default()
+                },
+            )]),
+        }
+    }
+}
+
+/// Reading or validating a `jiti.toml` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}{}", path.display(), help.as_deref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        help: Option<String>,
+    },
+}
+
+/// Reads and validates the `jiti.toml` at `path`.
+pub fn load(path: &Path) -> Result<JitiConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates `text`; `path` is only used in errors.
+pub fn parse(text: &str, path: &Path) -> Result<JitiConfig, ConfigError> {
+    let config: JitiConfig = toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|s| line_column(text, s.start))
+            .unwrap_or((1, 1));
+        let message = e.message().trim_end().to_owned();
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            help: unknown_key_help(&message),
+            message,
+        }
+    })?;
+    validate(&config, text, path)?;
+    Ok(config)
+}
+
+/// Rules that span several values, which serde cannot check field by field.
+fn validate(config: &JitiConfig, text: &str, path: &Path) -> Result<(), ConfigError> {
+    // serde has no positions for these: point at `needle`, searched after the table `section`.
+    let invalid = |section: &str, needle: &str, message: String, help: Option<String>| {
+        let from = text.find(section).unwrap_or(0);
+        let (line, column) = text[from..]
+            .find(needle)
+            .map(|at| line_column(text, from + at))
+            .unwrap_or((1, 1));
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+            help,
+        }
+    };
+    let mut owner: IndexMap<&str, &str> = IndexMap::new();
+    for (env, settings) in config.environments.protected.iter().flatten() {
+        if settings.branches.is_empty() {
+            return Err(invalid(
+                &format!("[environments.protected.{env}]"),
+                "branches",
+                format!("protected environment `{env}` has no branches"),
+                Some("add `branches = [\"main\"]` or remove the environment".into()),
+            ));
+        }
+        for branch in &settings.branches {
+            if let Some(first) = owner.insert(branch.as_str(), env.as_str()) {
+                return Err(invalid(
+                    &format!("[environments.protected.{env}]"),
+                    &format!("\"{branch}\""),
+                    format!("branch `{branch}` feeds two protected environments, `{first}` and `{env}`"),
+                    Some("a branch deploys to one environment: keep it in one `branches` list".into()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// serde words unknown-key errors as "unknown field `x`, expected one of `a`, `b`" (or
+/// "expected `a`"); that wording is serde's stable `Error::unknown_field`, and the only place
+/// the list of known keys reaches us.
+fn unknown_key_help(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, expected) = rest.split_once('`')?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let nearest = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(unknown, k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    Some(match (nearest, known.is_empty()) {
+        (Some((_, k)), _) => format!("did you mean `{k}`?"),
+        (None, true) => "this table takes no keys".to_owned(),
+        (None, false) => format!("known keys here: {}", known.join(", ")),
+    })
+}
+
+macro_rules! validated_string {
+    ($(#[$meta:meta])* $name:ident, $check:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
+        #[serde(try_from = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(&value).map(|()| Self(value))
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(value: &str) -> Result<Self, String> {
+                Self::try_from(value.to_owned())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+validated_string!(
+    /// An app name: ASCII letters, digits, `-` and `_`, starting with a letter, at most 64 characters.
+    AppName,
+    |s| {
+        if s.is_empty() || s.len() > MAX_APP_NAME {
+            return Err(format!("app name `{s}` must be 1 to {MAX_APP_NAME} characters"));
+        }
+        if !s.starts_with(|c: char| c.is_ascii_alphabetic()) || !s.chars().all(is_name_char) {
+            return Err(format!(
+                "app name `{s}` must start with a letter and hold only ASCII letters, digits, `-` and `_`"
+            ));
+        }
+        Ok(())
+    }
+);
+
+validated_string!(
+    /// A protected environment's name: lower-case letters, digits and single dashes, starting with a letter.
+    EnvName,
+    |s| {
+        let ok = s.len() <= crate::environment::MAX_ENV_NAME
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !s.ends_with('-')
+            && !s.contains("--");
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "environment name `{s}` must start with a lower-case letter, hold only lower-case letters, digits and single dashes, and be at most {} characters",
+                crate::environment::MAX_ENV_NAME
+            ))
+        }
+    }
+);
+
+validated_string!(
+    /// A git branch name, as git writes it (`feature/login`).
+    BranchName,
+    |s| {
+        if s.is_empty() || s.starts_with("refs/") {
+            return Err(format!("branch `{s}` must be a short branch name such as `main`"));
+        }
+        Ok(())
+    }
+);
+
+validated_string!(
+    /// An AWS region code such as `eu-west-1`.
+    Region,
+    |s| {
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.ends_with(|c: char| c.is_ascii_digit());
+        if ok { Ok(()) } else { Err(format!("`{s}` is not an AWS region code such as `eu-west-1`")) }
+    }
+);
+
+validated_string!(
+    /// An AWS config profile name.
+    Profile,
+    |s| if s.trim().is_empty() { Err("profile name is empty".into()) } else { Ok(()) }
+);
+
+validated_string!(
+    /// A stack-name prefix: ASCII letters, digits and dashes, starting with a letter, at most 15 characters.
+    StackPrefix,
+    |s| {
+        let ok = s.len() <= MAX_STACK_PREFIX
+            && (s.is_empty()
+                || (s.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "stack prefix `{s}` must start with a letter, hold only ASCII letters, digits and `-`, and be at most {MAX_STACK_PREFIX} characters"
+            ))
+        }
+    }
+);
+
+validated_string!(
+    /// A path inside the infra folder, with `/` separators.
+    RelativePath,
+    |s| {
+        let p = Path::new(s);
+        if s.is_empty() || p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(format!("`{s}` must be a relative path inside the infra folder, without `..`"));
+        }
+        Ok(())
+    }
+);
+
+validated_string!(
+    /// A tag key of `[tags]`; `jiti:` keys belong to cargo-jiti and `aws:` keys to AWS.
+    TagKey,
+    |s| tagging::validate_user_key(s)
+);
+
+validated_string!(
+    /// A tag value of `[tags]`.
+    TagValue,
+    |s| tagging::validate_value(s)
+);
+
+/// A time to live such as `12h`, `7d` or `2w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(try_from = "String")]
+#[schemars(with = "String", description = "A duration such as `12h`, `7d` or `2w`")]
+pub struct Ttl(#[schemars(with = "String")] pub Duration);
+
+impl TryFrom<String> for Ttl {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        value.parse()
+    }
+}
+
+impl std::str::FromStr for Ttl {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match humantime::parse_duration(value) {
+            Ok(d) if !d.is_zero() => Ok(Ttl(d)),
+            Ok(_) => Err(format!("time to live `{value}` must be longer than zero")),
+            Err(e) => Err(format!("`{value}` is not a duration such as `12h` or `7d`: {e}")),
+        }
+    }
+}
+
+/// The JSON Schema of `jiti.toml`, as committed in `infra-schema/jiti.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(JitiConfig);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match parse(text, Path::new("infra/jiti.toml")) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_minimal_file_is_valid_and_defaults_apply() {
+        let c = parse("", Path::new("jiti.toml")).unwrap();
+        assert!(c.app.name.is_none());
+        let protected = c.protected_environments();
+        assert_eq!(protected.len(), 1);
+        let (name, env) = protected.first().unwrap();
+        assert_eq!(name.as_str(), "production");
+        assert_eq!(env.branches, vec![BranchName("main".into()), BranchName("master".into())]);
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_column_and_the_nearest_key() {
+        let e = err("[app]\nname = \"orders\"\nregoin = \"eu-west-1\"\n");
+        assert!(e.starts_with("infra/jiti.toml:3:1: unknown field `regoin`"), "{e}");
+        assert!(e.contains("help: did you mean `region`?"), "{e}");
+        let e = err("[enviroments]\n");
+        assert!(e.contains("infra/jiti.toml:1:2"), "{e}");
+        assert!(e.contains("did you mean `environments`?"), "{e}");
+        let e = err("[environments.ephemeral]\nttl = \"7d\"\nkeep_retain = true\n");
+        assert!(e.contains(":3:1:") && e.contains("did you mean `keep_retained`?"), "{e}");
+        let e = err("[hooks]\nverify = \"true\"\n");
+        assert!(e.contains("help: this table takes no keys"), "{e}");
+        let e = err("[app]\nzzz = 1\n");
+        assert!(e.contains("known keys here: name, template, region, stack_prefix, depends_on"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let e = err("[app]\nname = \"9lives\"\n");
+        assert!(e.starts_with("infra/jiti.toml:2:8: app name `9lives` must start with a letter"), "{e}");
+        let e = err("[environments.ephemeral]\nttl = \"soon\"\n");
+        assert!(e.contains(":2:7:") && e.contains("`soon` is not a duration"), "{e}");
+        let e = err("[app]\ntemplate = \"../escape.yaml\"\n");
+        assert!(e.contains("without `..`"), "{e}");
+        let e = err("[app]\nregion = \"Europe\"\n");
+        assert!(e.contains("not an AWS region code"), "{e}");
+    }
+
+    #[test]
+    fn jiti_and_aws_tag_keys_are_refused() {
+        let e = err("[tags]\nteam = \"payments\"\n\"jiti:app\" = \"other\"\n");
+        assert!(e.contains(":3:1:") && e.contains("`jiti:app`") && e.contains("reserved"), "{e}");
+        let e = err("[tags]\n\"aws:cloudformation:x\" = \"y\"\n");
+        assert!(e.contains("reserved"), "{e}");
+        let e = err("[tags]\nteam = \"a#b\"\n");
+        assert!(e.contains("not allowed in AWS tags"), "{e}");
+    }
+
+    #[test]
+    fn protected_environments_are_validated() {
+        let text = "[environments.protected.production]\nbranches = [\"main\"]\n[environments.protected.staging]\nbranches = [\"develop\", \"main\"]\n";
+        let e = err(text);
+        assert!(e.contains(":4:") && e.contains("`main` feeds two protected environments"), "{e}");
+        let e = err("[environments.protected.Prod]\nbranches = [\"main\"]\n");
+        assert!(e.contains("environment name `Prod`"), "{e}");
+        let e = err("[environments.protected.prod]\nbranches = []\n");
+        assert!(e.contains("has no branches"), "{e}");
+    }
+
+    #[test]
+    fn ttl_parses_human_durations() {
+        assert_eq!("12h".parse::<Ttl>().unwrap().0, Duration::from_secs(12 * 3600));
+        assert_eq!("7d".parse::<Ttl>().unwrap().0, Duration::from_secs(7 * 86400));
+        assert!("0s".parse::<Ttl>().is_err());
+    }
+}

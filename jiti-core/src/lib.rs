@@ -1,0 +1,10 @@
+//! jiti-core: everything cargo-jiti knows, as data and typed errors; the `cargo-jiti` binary prints.
+//!
+//! The flow is [`discovery`] (which packages are apps) → [`resolve`] (one value merging cargo
+//! metadata, `jiti.toml`, git and the caller's options) → [`render`] (Tera → [`template`] model →
+//! [`tagging`] and retention policy) → [`check`] (findings). See ARCHITECTURE.md.
+
+pub mod config;
+pub mod environment;
+pub mod tagging;
+pub mod template;

@@ -1,0 +1,427 @@
+//! Tags on every resource: which types are taggable and in what shape (the table generated from the
+//! CloudFormation registry schemas in `infra-schema/tagging.tsv`), what AWS allows in a tag, and
+//! writing the jiti tags into each resource's own tag property.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value, json};
+
+/// The generated table, embedded at build time (`scripts/gen-tagging-table.py`).
+pub const TABLE_TSV: &str = include_str!("../../infra-schema/tagging.tsv");
+
+pub const KEY_APP: &str = "jiti:app";
+pub const KEY_ENV: &str = "jiti:env";
+pub const KEY_BRANCH: &str = "jiti:branch";
+pub const KEY_VERSION: &str = "jiti:version";
+pub const KEY_COMMIT: &str = "jiti:commit";
+pub const KEY_MANAGED_BY: &str = "jiti:managed-by";
+pub const MANAGED_BY: &str = "cargo-jiti";
+/// Every resource carries these keys (`check` verifies it).
+pub const JITI_KEYS: [&str; 6] = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY];
+/// AWS allows 50 user tags per resource.
+pub const MAX_TAGS: usize = 50;
+const MAX_KEY_CHARS: usize = 128;
+const MAX_VALUE_CHARS: usize = 256;
+
+/// How a type's tag property is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// `[{Key, Value}]`, the common case.
+    List,
+    /// `[{Key, Value, PropagateAtLaunch}]` (auto scaling groups).
+    ListPropagate,
+    /// `{key: value}` (SSM parameters, SAM resources, Batch, …).
+    Map,
+    /// `{Items: [{Key, Value}]}`.
+    Items,
+}
+
+/// What the registry says about a resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taggability {
+    /// Tags go in the property at `path` (`/`-separated; `*` is every item of a list) in `shape`.
+    Taggable { path: &'static str, shape: Shape },
+    /// The registry declares the type not taggable.
+    Untaggable,
+    /// The type is not in the table: a custom resource, a module, or a type newer than the table.
+    Unknown,
+}
+
+static TABLE: LazyLock<HashMap<&'static str, Taggability>> = LazyLock::new(|| {
+    TABLE_TSV
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|line| {
+            let mut cols = line.split('\t');
+            let (ty, status, path, shape) = (cols.next()?, cols.next()?, cols.next()?, cols.next()?);
+            let shape = match shape {
+                "list" => Some(Shape::List),
+                "list-propagate" => Some(Shape::ListPropagate),
+                "map" => Some(Shape::Map),
+                "items" => Some(Shape::Items),
+                _ => None,
+            };
+            let rule = match (status, shape) {
+                ("taggable" | "tags-property", Some(shape)) => Taggability::Taggable { path, shape },
+                _ => Taggability::Untaggable,
+            };
+            Some((ty, rule))
+        })
+        .collect()
+});
+
+/// The registry's word on `resource_type`.
+pub fn lookup(resource_type: &str) -> Taggability {
+    TABLE.get(resource_type).copied().unwrap_or(Taggability::Unknown)
+}
+
+/// Every type the table lists, with its rule (for tests and documentation).
+pub fn table() -> impl Iterator<Item = (&'static str, Taggability)> {
+    let mut rows: Vec<_> = TABLE.iter().map(|(k, v)| (*k, *v)).collect();
+    rows.sort_by_key(|(k, _)| *k);
+    rows.into_iter()
+}
+
+/// The cfn-lint version the table was generated from, read from its header.
+pub fn table_source() -> &'static str {
+    TABLE_TSV
+        .lines()
+        .next()
+        .and_then(|l| l.split("from ").nth(1))
+        .and_then(|l| l.split(" (").next())
+        .unwrap_or("unknown")
+}
+
+/// AWS's rule for tag characters: letters, separators, numbers and `_ . : / = + - @`
+/// (`^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`).
+fn allowed(c: char) -> bool {
+    static ALLOWED: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]$").expect("valid regex"));
+    c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c) || (!c.is_ascii() && ALLOWED.is_match(c.encode_utf8(&mut [0; 4])))
+}
+
+/// A tag value AWS accepts, made from any string: disallowed characters become `_`, and the value
+/// is cut to 256 characters. Lossy by design: git branch names may hold `#`, `!` or `'`.
+pub fn sanitize_value(value: &str) -> String {
+    value.chars().map(|c| if allowed(c) { c } else { '_' }).take(MAX_VALUE_CHARS).collect()
+}
+
+/// Checks a tag value written by a user.
+pub fn validate_value(value: &str) -> Result<(), String> {
+    if value.chars().count() > MAX_VALUE_CHARS {
+        return Err(format!("tag value is longer than {MAX_VALUE_CHARS} characters"));
+    }
+    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
+        return Err(format!("character `{c}` of tag value `{value}` is not allowed in AWS tags (letters, digits, spaces and `_ . : / = + - @`)"));
+    }
+    Ok(())
+}
+
+/// Checks a tag key written by a user: AWS's rules, and `jiti:`/`aws:` prefixes are reserved.
+pub fn validate_user_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+        return Err(format!("tag key `{key}` must be 1 to {MAX_KEY_CHARS} characters"));
+    }
+    if is_reserved_key(key) {
+        return Err(format!(
+            "tag key `{key}` is reserved: `jiti:` tags are set by cargo-jiti and `aws:` tags by AWS"
+        ));
+    }
+    if let Some(c) = key.chars().find(|c| !allowed(*c)) {
+        return Err(format!("character `{c}` of tag key `{key}` is not allowed in AWS tags"));
+    }
+    Ok(())
+}
+
+fn is_reserved_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.starts_with("jiti:") || lower.starts_with("aws:")
+}
+
+/// Why the jiti tags could not be written into one resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub resource: String,
+    pub resource_type: String,
+    pub reason: String,
+}
+
+/// What injection did to a template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TagReport {
+    /// Resources that now carry every jiti tag.
+    pub tagged: usize,
+    /// Resources of types the registry declares untaggable, or that the table does not know.
+    pub untaggable: Vec<Skipped>,
+    /// Taggable resources whose tags could not be written (their `Tags` is computed, say).
+    pub not_injectable: Vec<Skipped>,
+}
+
+/// A template sets a tag key that cargo-jiti owns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("resource `{resource}` sets tag `{key}`, which cargo-jiti owns")]
+pub struct ReservedTagError {
+    pub resource: String,
+    pub key: String,
+}
+
+/// Adds `tags` (user tags first, then the jiti tags; both already valid) to every taggable resource
+/// of `template`, in the resource's own tag property and shape. Tags the template already sets on a
+/// resource win over `[tags]` of the same key.
+pub fn inject(template: &mut Value, tags: &[(String, String)]) -> Result<TagReport, ReservedTagError> {
+    let mut report = TagReport::default();
+    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else {
+        return Ok(report);
+    };
+    for (id, resource) in resources.iter_mut() {
+        let Some(ty) = resource.get("Type").and_then(Value::as_str).map(str::to_owned) else { continue };
+        let skipped = |reason: &str| Skipped { resource: id.clone(), resource_type: ty.clone(), reason: reason.to_owned() };
+        let (path, shape) = match lookup(&ty) {
+            Taggability::Taggable { path, shape } => (path, shape),
+            Taggability::Untaggable => {
+                report.untaggable.push(skipped("the CloudFormation registry declares this type not taggable"));
+                continue;
+            }
+            Taggability::Unknown => {
+                report.untaggable.push(skipped("type unknown to the tagging table (custom resource or newer type)"));
+                continue;
+            }
+        };
+        let Some(props) = resource.as_object_mut().map(|r| r.entry("Properties").or_insert_with(|| json!({}))) else { continue };
+        let Some(props) = props.as_object_mut() else {
+            report.not_injectable.push(skipped("`Properties` is not a mapping"));
+            continue;
+        };
+        match write_at(props, path, shape, tags, id)? {
+            Ok(()) => report.tagged += 1,
+            Err(reason) => report.not_injectable.push(skipped(&reason)),
+        }
+    }
+    Ok(report)
+}
+
+/// Writes the tags at a property path (`Tags`, `TagSpecifications/*/Tags`).
+fn write_at(
+    props: &mut Map<String, Value>,
+    path: &str,
+    shape: Shape,
+    tags: &[(String, String)],
+    id: &str,
+) -> Result<Result<(), String>, ReservedTagError> {
+    match path.split_once("/*/") {
+        None => merge(props.entry(path).or_insert(Value::Null), shape, tags, id),
+        Some((list, rest)) => {
+            // Each entry of such a list names the resource type it tags (EC2's TagSpecifications);
+            // cargo-jiti cannot invent that name, so it tags the entries the author wrote.
+            let Some(items) = props.get_mut(list).and_then(Value::as_array_mut).filter(|a| !a.is_empty()) else {
+                return Ok(Err(format!("add a `{list}` entry: its tags are written there")));
+            };
+            for item in items {
+                let Some(item) = item.as_object_mut() else {
+                    return Ok(Err(format!("an entry of `{list}` is not a mapping")));
+                };
+                if let Err(reason) = write_at(item, rest, shape, tags, id)? {
+                    return Ok(Err(reason));
+                }
+            }
+            Ok(Ok(()))
+        }
+    }
+}
+
+/// Merges `tags` into one tag property value, following `Fn::If` into both branches.
+fn merge(slot: &mut Value, shape: Shape, tags: &[(String, String)], id: &str) -> Result<Result<(), String>, ReservedTagError> {
+    if slot.is_null() || is_no_value(slot) {
+        *slot = match shape {
+            Shape::Map => json!({}),
+            Shape::Items => json!({"Items": []}),
+            Shape::List | Shape::ListPropagate => json!([]),
+        };
+    }
+    if let Some(branches) = slot.get_mut("Fn::If").and_then(Value::as_array_mut).filter(|b| b.len() == 3) {
+        for branch in branches.iter_mut().skip(1) {
+            if let Err(reason) = merge(branch, shape, tags, id)? {
+                return Ok(Err(reason));
+            }
+        }
+        return Ok(Ok(()));
+    }
+    let list = match (shape, &mut *slot) {
+        (Shape::Map, Value::Object(map)) if !is_intrinsic(map) => {
+            for key in map.keys() {
+                reject_reserved(key, id)?;
+            }
+            for (k, v) in tags {
+                if !map.contains_key(k) || k.starts_with("jiti:") {
+                    map.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+            return Ok(Ok(()));
+        }
+        (Shape::Items, Value::Object(map)) if !is_intrinsic(map) => match map.entry("Items").or_insert_with(|| json!([])) {
+            Value::Array(list) => list,
+            _ => return Ok(Err("`Items` of the tag property is computed".into())),
+        },
+        (Shape::List | Shape::ListPropagate, Value::Array(list)) => list,
+        _ => return Ok(Err("the tag property is computed by an intrinsic function; write it as a literal".into())),
+    };
+    let mut present = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        if let Some(key) = item.get("Key").and_then(Value::as_str) {
+            reject_reserved(key, id)?;
+            present.push(key.to_owned());
+        }
+    }
+    for (k, v) in tags {
+        if present.iter().any(|p| p == k) {
+            continue;
+        }
+        let mut tag = json!({"Key": k, "Value": v});
+        if shape == Shape::ListPropagate {
+            tag["PropagateAtLaunch"] = Value::Bool(true);
+        }
+        list.push(tag);
+    }
+    Ok(Ok(()))
+}
+
+fn reject_reserved(key: &str, id: &str) -> Result<(), ReservedTagError> {
+    if key.to_ascii_lowercase().starts_with("jiti:") {
+        return Err(ReservedTagError { resource: id.to_owned(), key: key.to_owned() });
+    }
+    Ok(())
+}
+
+fn is_no_value(v: &Value) -> bool {
+    v.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue")
+}
+
+fn is_intrinsic(map: &Map<String, Value>) -> bool {
+    map.len() == 1 && map.keys().all(|k| k == "Ref" || k.starts_with("Fn::"))
+}
+
+/// Number of tags a tag property value holds, when it is literal.
+pub fn count(value: &Value) -> Option<usize> {
+    match value {
+        Value::Array(list) => Some(list.len()),
+        Value::Object(map) if !is_intrinsic(map) => Some(map.get("Items").and_then(Value::as_array).map_or(map.len(), Vec::len)),
+        _ => None,
+    }
+}
+
+/// The tag keys a tag property value holds, when literal (for checks).
+pub fn keys(value: &Value) -> Vec<String> {
+    let list = match value {
+        Value::Array(list) => list,
+        Value::Object(map) => match map.get("Items").and_then(Value::as_array) {
+            Some(items) => items,
+            None => return map.keys().cloned().collect(),
+        },
+        _ => return Vec::new(),
+    };
+    list.iter().filter_map(|t| t.get("Key").and_then(Value::as_str).map(str::to_owned)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags() -> Vec<(String, String)> {
+        vec![("team".into(), "payments".into()), ("jiti:app".into(), "orders".into())]
+    }
+
+    fn injected(template: Value) -> (Value, TagReport) {
+        let mut t = template;
+        let report = inject(&mut t, &tags()).unwrap();
+        (t, report)
+    }
+
+    #[test]
+    fn the_table_knows_the_common_shapes() {
+        assert_eq!(lookup("AWS::S3::Bucket"), Taggability::Taggable { path: "Tags", shape: Shape::List });
+        assert_eq!(lookup("AWS::SSM::Parameter"), Taggability::Taggable { path: "Tags", shape: Shape::Map });
+        assert_eq!(lookup("AWS::Serverless::Function"), Taggability::Taggable { path: "Tags", shape: Shape::Map });
+        assert_eq!(lookup("AWS::AutoScaling::AutoScalingGroup"), Taggability::Taggable { path: "Tags", shape: Shape::ListPropagate });
+        assert_eq!(lookup("AWS::Cognito::UserPool"), Taggability::Taggable { path: "UserPoolTags", shape: Shape::Map });
+        assert_eq!(lookup("AWS::EC2::CapacityReservation"), Taggability::Taggable { path: "TagSpecifications/*/Tags", shape: Shape::List });
+        assert_eq!(lookup("AWS::SQS::QueuePolicy"), Taggability::Untaggable);
+        assert_eq!(lookup("Custom::Thing"), Taggability::Unknown);
+        assert!(table_source().starts_with("cfn-lint 1."), "{}", table_source());
+        assert!(table().count() > 1800);
+    }
+
+    #[test]
+    fn each_shape_is_written_as_its_type_requires() {
+        let (t, report) = injected(json!({"Resources": {
+            "Q": {"Type": "AWS::SQS::Queue"},
+            "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "v", "Tags": {"owner": "me"}}},
+            "G": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MaxSize": "1", "MinSize": "0"}},
+            "A": {"Type": "AWS::CloudFront::AnycastIpList", "Properties": {}},
+            "B": {"Type": "AWS::S3::Bucket", "Properties": {"Tags": [{"Key": "team", "Value": "mine"}]}},
+            "QP": {"Type": "AWS::SQS::QueuePolicy", "Properties": {}},
+        }}));
+        assert_eq!(t["Resources"]["Q"]["Properties"]["Tags"], json!([{"Key": "team", "Value": "payments"}, {"Key": "jiti:app", "Value": "orders"}]));
+        assert_eq!(t["Resources"]["P"]["Properties"]["Tags"], json!({"owner": "me", "team": "payments", "jiti:app": "orders"}));
+        assert_eq!(t["Resources"]["G"]["Properties"]["Tags"][1], json!({"Key": "jiti:app", "Value": "orders", "PropagateAtLaunch": true}));
+        assert_eq!(t["Resources"]["A"]["Properties"]["Tags"], json!({"Items": [{"Key": "team", "Value": "payments"}, {"Key": "jiti:app", "Value": "orders"}]}));
+        // The resource's own `team` wins over [tags].
+        assert_eq!(t["Resources"]["B"]["Properties"]["Tags"], json!([{"Key": "team", "Value": "mine"}, {"Key": "jiti:app", "Value": "orders"}]));
+        assert_eq!(report.tagged, 5);
+        assert_eq!(report.untaggable.len(), 1);
+        assert_eq!(report.untaggable[0].resource, "QP");
+    }
+
+    #[test]
+    fn conditional_and_computed_tags() {
+        let (t, report) = injected(json!({"Resources": {
+            "C": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": {"Fn::If": ["IsProd", [{"Key": "tier", "Value": "gold"}], {"Ref": "AWS::NoValue"}]}}},
+            "R": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": {"Ref": "TagList"}}},
+            "N": {"Type": "AWS::EC2::CapacityReservation", "Properties": {}},
+        }}));
+        let branches = &t["Resources"]["C"]["Properties"]["Tags"]["Fn::If"];
+        assert_eq!(branches[1].as_array().unwrap().len(), 3);
+        assert_eq!(branches[2].as_array().unwrap().len(), 2);
+        assert_eq!(report.tagged, 1);
+        let reasons: Vec<_> = report.not_injectable.iter().map(|s| (s.resource.as_str(), s.reason.as_str())).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons[0].1.contains("intrinsic"));
+        assert!(reasons[1].1.contains("TagSpecifications"));
+    }
+
+    #[test]
+    fn a_template_setting_a_jiti_tag_is_an_error() {
+        let mut t = json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": [{"Key": "jiti:env", "Value": "x"}]}}}});
+        let e = inject(&mut t, &tags()).unwrap_err();
+        assert_eq!(e.to_string(), "resource `Q` sets tag `jiti:env`, which cargo-jiti owns");
+        let mut t = json!({"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Tags": {"JITI:App": "x"}}}}});
+        assert!(inject(&mut t, &tags()).is_err());
+    }
+
+    #[test]
+    fn sanitized_values_are_always_valid() {
+        let cases = [
+            ("feature/Login_Page", "feature/Login_Page"),
+            ("fix#12!", "fix_12_"),
+            ("naïve café 日本", "naïve café 日本"),
+            ("tab\there", "tab_here"),
+            ("a\u{301}", "a_"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize_value(input), expected, "{input:?}");
+        }
+        assert_eq!(sanitize_value(&"x".repeat(300)).chars().count(), 256);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sanitize_accepts_what_validate_accepts(s in "\\PC{0,300}") {
+            let clean = sanitize_value(&s);
+            proptest::prop_assert!(validate_value(&clean).is_ok(), "{clean:?}");
+            if validate_value(&s).is_ok() {
+                proptest::prop_assert_eq!(clean, s);
+            }
+        }
+    }
+}
