@@ -8,3 +8,8 @@ pub mod config;
 pub mod environment;
 pub mod tagging;
 pub mod template;
+pub mod discovery;
+pub mod git;
+pub mod render;
+pub mod resolve;
+pub mod check;

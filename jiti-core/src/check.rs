@@ -1,0 +1,241 @@
+//! `check`: everything that can be known without the cloud — config, rendering, tags on every
+//! resource, CloudFormation's limits, dependencies between apps — as a list of findings.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::render::{self, Rendered};
+use crate::resolve::{Project, ResolvedApp};
+use crate::tagging::{self, Taggability};
+use crate::template::{self, Template};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// One thing `check` has to say. `code` is stable, for scripts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub app: Option<String>,
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub resource: Option<String>,
+    pub message: String,
+}
+
+/// All findings of one `check`, and the templates that rendered (for callers that also write them).
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub rendered: Vec<Rendered>,
+}
+
+impl Report {
+    /// Errors or warnings were found (exit code 1).
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.severity <= Severity::Warning)
+    }
+}
+
+/// Checks the selected apps of `project` (and the dependencies between all its apps).
+pub fn check(project: &Project) -> Report {
+    let mut report = Report::default();
+    report.findings.extend(dependency_findings(project));
+    for app in project.selected_apps() {
+        match render::render_app(project, app) {
+            Ok(rendered) => {
+                report.findings.extend(template_findings(app, &rendered));
+                report.rendered.push(rendered);
+            }
+            Err(e) => report.findings.push(render_error_finding(app, &e)),
+        }
+    }
+    report.findings.sort_by(|a, b| (a.severity, &a.app).cmp(&(b.severity, &b.app)));
+    report
+}
+
+fn finding(severity: Severity, code: &'static str, app: &ResolvedApp, message: String) -> Finding {
+    Finding { severity, code, app: Some(app.name.clone()), file: None, line: None, resource: None, message }
+}
+
+fn render_error_finding(app: &ResolvedApp, error: &render::RenderError) -> Finding {
+    let mut f = finding(Severity::Error, "render", app, error.to_string());
+    match error {
+        render::RenderError::Template { source_line: Some((file, line)), .. } => {
+            f.file = Some(file.clone());
+            f.line = Some(*line);
+        }
+        render::RenderError::Template { .. } => f.file = Some(app.infra_dir.join(&app.template)),
+        render::RenderError::ReservedTag { file, error, .. } => {
+            f.file = Some(file.clone());
+            f.resource = Some(error.resource.clone());
+            f.code = "reserved-tag";
+        }
+        _ => f.file = Some(app.infra_dir.join(&app.template)),
+    }
+    f
+}
+
+/// Findings on one rendered template.
+pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let t = &rendered.template;
+    let file = Some(rendered.template_file.clone());
+    let at = |mut f: Finding, resource: &str| {
+        f.file = file.clone();
+        f.resource = Some(resource.to_owned());
+        f
+    };
+    for (id, resource) in t.resources() {
+        let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
+        match tagging::lookup(ty) {
+            Taggability::Taggable { path, .. } => {
+                let missing = missing_jiti_tags(resource, path);
+                if !missing.is_empty() {
+                    let why = rendered.tags.not_injectable.iter().find(|s| s.resource == *id).map(|s| format!(": {}", s.reason)).unwrap_or_default();
+                    out.push(at(finding(Severity::Error, "missing-tags", app, format!("`{id}` ({ty}) lacks {}{why}", missing.join(", "))), id));
+                }
+                let count = tag_values(resource, path).iter().filter_map(|v| tagging::count(v)).max().unwrap_or(0);
+                if count > tagging::MAX_TAGS {
+                    out.push(at(finding(Severity::Error, "too-many-tags", app, format!("`{id}` ({ty}) would carry {count} tags; AWS allows {}", tagging::MAX_TAGS)), id));
+                }
+            }
+            Taggability::Untaggable => out.push(at(finding(Severity::Info, "untaggable", app, format!("`{id}` ({ty}) cannot be tagged: the CloudFormation registry declares the type not taggable")), id)),
+            Taggability::Unknown => out.push(at(finding(Severity::Info, "untaggable", app, format!("`{id}` ({ty}) is not tagged: the type is unknown to the tagging table ({})", tagging::table_source())), id)),
+        }
+    }
+    for change in &rendered.retention {
+        out.push(at(
+            finding(Severity::Info, "retention-dropped", app, format!("`{}`: {} {} → Delete, so the ephemeral environment `{}` leaves nothing behind (keep it: `keep_retained = true` under [environments.ephemeral])", change.resource, change.attribute, change.from, rendered.environment.name)),
+            &change.resource,
+        ));
+    }
+    let count = |section: &str| t.section(section).count();
+    for (section, n, limit) in [("Resources", count("Resources"), template::MAX_RESOURCES), ("Parameters", count("Parameters"), template::MAX_PARAMETERS), ("Outputs", count("Outputs"), template::MAX_OUTPUTS)] {
+        if n > limit {
+            let mut f = finding(Severity::Error, "limit", app, format!("{n} {} exceed CloudFormation's limit of {limit}", section.to_lowercase()));
+            f.file = file.clone();
+            out.push(f);
+        }
+    }
+    let bytes = t.to_json().len();
+    if bytes > template::MAX_TEMPLATE_BYTES {
+        let mut f = finding(Severity::Error, "limit", app, format!("the template is {bytes} bytes; CloudFormation accepts at most {}", template::MAX_TEMPLATE_BYTES));
+        f.file = file.clone();
+        out.push(f);
+    } else if bytes > template::MAX_INLINE_TEMPLATE_BYTES {
+        let mut f = finding(Severity::Info, "large-template", app, format!("the template is {bytes} bytes, over the {} bytes CloudFormation takes inline: deploys upload it to the artifacts bucket", template::MAX_INLINE_TEMPLATE_BYTES));
+        f.file = file.clone();
+        out.push(f);
+    }
+    out
+}
+
+/// The values of a resource's tag property (several for `TagSpecifications/*/Tags`).
+fn tag_values<'a>(resource: &'a Value, path: &str) -> Vec<&'a Value> {
+    let props = resource.get("Properties");
+    match path.split_once("/*/") {
+        None => props.and_then(|p| p.get(path)).into_iter().collect(),
+        Some((list, rest)) => props
+            .and_then(|p| p.get(list))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.get(rest))
+            .collect(),
+    }
+}
+
+/// The jiti keys a resource lacks, read back from the rendered template (not trusted from injection).
+pub fn missing_jiti_tags(resource: &Value, path: &str) -> Vec<&'static str> {
+    let values = tag_values(resource, path);
+    tagging::JITI_KEYS
+        .into_iter()
+        .filter(|key| values.is_empty() || values.iter().any(|v| !has_key(v, key)))
+        .collect()
+}
+
+fn has_key(value: &Value, key: &str) -> bool {
+    if let Some(branches) = value.get("Fn::If").and_then(Value::as_array).filter(|b| b.len() == 3) {
+        return branches[1..].iter().all(|b| has_key(b, key));
+    }
+    tagging::keys(value).iter().any(|k| k == key)
+}
+
+/// Unknown apps in `depends_on`, and cycles, over every app of the workspace.
+fn dependency_findings(project: &Project) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let located = |app: &ResolvedApp, needle: &str, message: String| {
+        let text = std::fs::read_to_string(&app.config_path).unwrap_or_default();
+        let start = text.find("depends_on").unwrap_or(0);
+        let line = text[start..].find(needle).map(|i| crate::config::line_column(&text, start + i).0);
+        Finding { file: Some(app.config_path.clone()), line, ..finding(Severity::Error, "dependency", app, message) }
+    };
+    for app in &project.apps {
+        for dep in &app.depends_on {
+            if dep == &app.name {
+                out.push(located(app, dep, format!("`{}` depends on itself", app.name)));
+            } else if project.app(dep).is_none() {
+                let known: Vec<_> = project.apps.iter().map(|a| a.name.as_str()).collect();
+                out.push(located(app, dep, format!("`{}` depends on `{dep}`, which is not an app of this workspace (apps: {})", app.name, known.join(", "))));
+            }
+        }
+    }
+    for cycle in cycles(project) {
+        let first = &project.apps[cycle[0]];
+        let names: Vec<_> = cycle.iter().chain(cycle.first()).map(|&i| project.apps[i].name.as_str()).collect();
+        out.push(located(first, &project.apps[cycle[1 % cycle.len()]].name, format!("dependency cycle: {}", names.join(" → "))));
+    }
+    out
+}
+
+/// Each dependency cycle once (as app indices), found by depth-first search.
+fn cycles(project: &Project) -> Vec<Vec<usize>> {
+    let edges: Vec<Vec<usize>> = project
+        .apps
+        .iter()
+        .map(|a| a.depends_on.iter().filter(|d| **d != a.name).filter_map(|d| project.apps.iter().position(|b| &b.name == d)).collect())
+        .collect();
+    let mut state = vec![0u8; edges.len()]; // 0 new, 1 on the path, 2 done
+    let mut path = Vec::new();
+    let mut found = Vec::new();
+    fn visit(n: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>, found: &mut Vec<Vec<usize>>) {
+        state[n] = 1;
+        path.push(n);
+        for &m in &edges[n] {
+            if state[m] == 1 {
+                let start = path.iter().position(|&p| p == m).unwrap_or(0);
+                found.push(path[start..].to_vec());
+            } else if state[m] == 0 {
+                visit(m, edges, state, path, found);
+            }
+        }
+        path.pop();
+        state[n] = 2;
+    }
+    for n in 0..edges.len() {
+        if state[n] == 0 {
+            visit(n, &edges, &mut state, &mut path, &mut found);
+        }
+    }
+    found
+}
+
+/// Checks a template that did not come from a project (tests, tooling): tags and limits only.
+pub fn missing_tags_in(template: &Template) -> Vec<(String, Vec<&'static str>)> {
+    template
+        .resources()
+        .filter_map(|(id, r)| match tagging::lookup(r.get("Type").and_then(Value::as_str).unwrap_or_default()) {
+            Taggability::Taggable { path, .. } => Some((id.clone(), missing_jiti_tags(r, path))),
+            _ => None,
+        })
+        .filter(|(_, m)| !m.is_empty())
+        .collect()
+}

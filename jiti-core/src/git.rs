@@ -1,0 +1,119 @@
+//! The git facts every environment is stamped with: branch, commit, dirty flag, repository root.
+//!
+//! A detached HEAD (how CI checks out) has no branch, so it comes from the caller: `--branch`, then
+//! the CI variables the binary passes in ([`CI_BRANCH_VARS`]); this crate never reads the process
+//! environment itself.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Repository, StatusOptions};
+
+/// CI variables that name the branch being built, in the order they are consulted.
+/// `GITHUB_HEAD_REF` is set (to the source branch) only on pull requests, so it goes first.
+pub const CI_BRANCH_VARS: &[&str] = &[
+    "GITHUB_HEAD_REF",
+    "GITHUB_REF_NAME",
+    "CI_COMMIT_REF_NAME",
+    "BRANCH_NAME",
+    "CIRCLE_BRANCH",
+    "BUILDKITE_BRANCH",
+    "BITBUCKET_BRANCH",
+];
+
+/// Where the branch came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "name")]
+pub enum BranchSource {
+    /// HEAD points at the branch.
+    Head,
+    /// `--branch` on the command line.
+    Flag,
+    /// A CI variable (named).
+    Ci(String),
+}
+
+/// The repository state an environment is rendered from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GitContext {
+    /// The working tree's root (of the worktree, in a `git worktree`).
+    pub root: PathBuf,
+    pub branch: String,
+    pub branch_source: BranchSource,
+    /// Full commit id of HEAD.
+    pub commit: String,
+    /// First 7 characters of `commit`.
+    pub short_commit: String,
+    /// Tracked changes or untracked (not ignored) files exist.
+    pub dirty: bool,
+}
+
+/// How to find the branch when HEAD alone does not say.
+#[derive(Debug, Clone, Default)]
+pub struct BranchHints {
+    /// `--branch`: wins over everything.
+    pub flag: Option<String>,
+    /// The values of [`CI_BRANCH_VARS`] that are set, as `(name, value)`.
+    pub ci_vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("`{}` is not inside a git repository; cargo-jiti stamps every environment with a commit: run `git init` and commit the app", path.display())]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("the repository at `{}` has no commit yet; commit the app and its infra first", root.display())]
+    NoCommit { root: PathBuf },
+    #[error("HEAD is detached at {short_commit} and no branch was given: pass `--branch NAME`, or set one of {}", CI_BRANCH_VARS.join(", "))]
+    DetachedHead { short_commit: String },
+    #[error("the repository at `{}` is bare; run cargo-jiti in a working tree", root.display())]
+    Bare { root: PathBuf },
+    #[error("failed to read the git repository at `{}`", root.display())]
+    Read {
+        root: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+}
+
+/// Reads the repository that contains `dir`.
+pub fn context(dir: &Path, hints: &BranchHints) -> Result<GitContext, GitError> {
+    let repo = Repository::discover(dir).map_err(|source| GitError::NotARepository { path: dir.to_owned(), source })?;
+    let root = repo.workdir().map(Path::to_owned).ok_or_else(|| GitError::Bare { root: repo.path().to_owned() })?;
+    let read = |source| GitError::Read { root: root.clone(), source };
+    let head = match repo.head() {
+        Ok(h) => h,
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return Err(GitError::NoCommit { root }),
+        Err(e) => return Err(read(e)),
+    };
+    let commit = head.peel_to_commit().map_err(read)?.id().to_string();
+    let short_commit = commit[..7].to_owned();
+    let head_branch = head.is_branch().then(|| head.shorthand().map(str::to_owned)).flatten();
+    let (branch, branch_source) = if let Some(flag) = hints.flag.clone().filter(|b| !b.is_empty()) {
+        (flag, BranchSource::Flag)
+    } else if let Some(b) = head_branch {
+        (b, BranchSource::Head)
+    } else if let Some((var, value)) = hints.ci_vars.iter().find(|(_, v)| !v.is_empty()) {
+        (value.clone(), BranchSource::Ci(var.clone()))
+    } else {
+        return Err(GitError::DetachedHead { short_commit });
+    };
+    let dirty = is_dirty(&repo).map_err(read)?;
+    Ok(GitContext { root, branch, branch_source, commit, short_commit, dirty })
+}
+
+fn is_dirty(repo: &Repository) -> Result<bool, git2::Error> {
+    let mut options = StatusOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(true);
+    Ok(!repo.statuses(Some(&mut options))?.is_empty())
+}
+
+/// Orders `CI_BRANCH_VARS` values the way [`context`] consults them; `lookup` reads one variable.
+pub fn ci_vars(lookup: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    CI_BRANCH_VARS
+        .iter()
+        .filter_map(|name| lookup(name).filter(|v| !v.is_empty()).map(|v| ((*name).to_owned(), v)))
+        .collect()
+}

@@ -1,0 +1,324 @@
+//! Rendering one app for its environment: Tera (strict) over the `infra/` folder → the template
+//! model → jiti tags on every resource → retention rewritten for ephemeral environments.
+//! Needs no network.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::environment::Environment;
+use crate::resolve::{Project, ResolvedApp};
+use crate::tagging::{self, ReservedTagError, TagReport};
+use crate::template::{Template, TemplateError};
+
+/// A single infra file larger than this is refused (CloudFormation's own limit is 1 MB of output).
+pub const MAX_SOURCE_BYTES: u64 = 4 * 1024 * 1024;
+/// Rendered text larger than this is refused before it is parsed.
+pub const MAX_RENDERED_BYTES: usize = 8 * 1024 * 1024;
+/// Retention policies that keep a resource after its stack is gone.
+const RETAINING: &[&str] = &["Retain", "RetainExceptOnCreate", "Snapshot"];
+
+/// One app's template, ready to lint, diff or deploy.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub app: String,
+    pub stack_name: String,
+    pub environment: Environment,
+    /// The source template file.
+    pub template_file: PathBuf,
+    pub template: Template,
+    pub tags: TagReport,
+    /// Policies rewritten to `Delete` because the environment is ephemeral.
+    pub retention: Vec<RetentionChange>,
+}
+
+/// A `DeletionPolicy`/`UpdateReplacePolicy` that `render` changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionChange {
+    pub resource: String,
+    pub attribute: &'static str,
+    pub from: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` links outside the repository (to `{}`); infra files must live in the repository", path.display(), target.display())]
+    LinkOutside { path: PathBuf, target: PathBuf },
+    #[error("`{}` is {bytes} bytes; infra files are limited to {limit} bytes", path.display())]
+    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    #[error("template `{template}` of app `{app}` does not exist in `{}`; set `[app] template` in jiti.toml", infra_dir.display())]
+    NoTemplate { app: String, template: String, infra_dir: PathBuf },
+    #[error("failed to render app `{app}` (templates in `{}`):\n{message}", infra_dir.display())]
+    Tera { app: String, infra_dir: PathBuf, message: String },
+    #[error("app `{app}` rendered {bytes} bytes; the limit is {MAX_RENDERED_BYTES}")]
+    RenderedTooLarge { app: String, bytes: usize },
+    #[error("app `{app}`: the rendered template is not a valid CloudFormation template: {error}{}{}",
+        rendered_line.as_ref().map(|l| format!("\n  rendered line: {l}")).unwrap_or_default(),
+        source_line.as_ref().map(|(f, l)| format!("\n  from: {}:{l}", f.display())).unwrap_or_default())]
+    Template {
+        app: String,
+        error: TemplateError,
+        /// The text of the offending rendered line.
+        rendered_line: Option<String>,
+        /// The template file and line that produced it, when it can be told.
+        source_line: Option<(PathBuf, usize)>,
+    },
+    #[error("app `{app}` ({}): {error}; remove it, cargo-jiti sets the `jiti:` tags", file.display())]
+    ReservedTag { app: String, file: PathBuf, error: ReservedTagError },
+    #[error("failed to write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The variables a template sees (documented in the README).
+pub fn context(project: &Project, app: &ResolvedApp) -> Value {
+    let deps: serde_json::Map<String, Value> = app
+        .depends_on
+        .iter()
+        .filter_map(|d| project.app(d))
+        .map(|d| (d.name.clone(), json!({"stack_name": d.stack_name, "env": d.environment.name, "region": d.region})))
+        .collect();
+    let mut aws = json!({"region": app.region});
+    if let Some(profile) = &app.profile {
+        aws["profile"] = json!(profile);
+    }
+    json!({
+        "app": {"name": app.name, "version": app.version, "package": app.package},
+        "env": {"name": app.environment.name, "protected": app.environment.protected, "ephemeral": app.environment.ephemeral()},
+        "git": {"branch": project.git.branch, "commit": project.git.commit, "short_commit": project.git.short_commit, "dirty": project.git.dirty},
+        "stack": {"name": app.stack_name},
+        "aws": aws,
+        "params": app.params,
+        "deps": deps,
+    })
+}
+
+/// Renders `app` of `project` for its environment.
+pub fn render_app(project: &Project, app: &ResolvedApp) -> Result<Rendered, RenderError> {
+    let sources = load_sources(&app.infra_dir, &project.git.root)?;
+    if !sources.iter().any(|(name, _)| *name == app.template) {
+        return Err(RenderError::NoTemplate { app: app.name.clone(), template: app.template.clone(), infra_dir: app.infra_dir.clone() });
+    }
+    let tera_error = |e: tera::Error| RenderError::Tera { app: app.name.clone(), infra_dir: app.infra_dir.clone(), message: e.to_string() };
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(Vec::<&str>::new());
+    tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))).map_err(tera_error)?;
+    let context = tera::Context::from_serialize(&context(project, app)).map_err(tera_error)?;
+    let text = tera.render(&app.template, &context).map_err(tera_error)?;
+    if text.len() > MAX_RENDERED_BYTES {
+        return Err(RenderError::RenderedTooLarge { app: app.name.clone(), bytes: text.len() });
+    }
+    let template_file = app.infra_dir.join(&app.template);
+    let mut template = Template::parse(&text).map_err(|error| {
+        let rendered_line = error.line.and_then(|l| text.lines().nth(l - 1)).map(str::to_owned);
+        let source_line = error
+            .line
+            .and_then(|l| source_of_line(&text, l, &sources, &app.template))
+            .map(|(name, line)| (app.infra_dir.join(name), line));
+        RenderError::Template { app: app.name.clone(), error, rendered_line, source_line }
+    })?;
+    let tags = tagging::inject(&mut template.value, &project.tags(app))
+        .map_err(|error| RenderError::ReservedTag { app: app.name.clone(), file: template_file.clone(), error })?;
+    let retention = if app.environment.ephemeral() && !app.keep_retained { drop_retention(&mut template.value) } else { Vec::new() };
+    Ok(Rendered {
+        app: app.name.clone(),
+        stack_name: app.stack_name.clone(),
+        environment: app.environment.clone(),
+        template_file,
+        template,
+        tags,
+        retention,
+    })
+}
+
+/// Where `render` writes an app's template: `target/jiti/<env>/<app>.template.json`.
+pub fn output_path(project: &Project, rendered: &Rendered) -> PathBuf {
+    project.target_dir.join("jiti").join(&rendered.environment.name).join(format!("{}.template.json", rendered.app))
+}
+
+/// Writes the template to [`output_path`], whole or not at all (through a temporary file).
+pub fn write(project: &Project, rendered: &Rendered) -> Result<PathBuf, RenderError> {
+    let path = output_path(project, rendered);
+    let write_error = |source| RenderError::Write { path: path.clone(), source };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, rendered.template.to_json()).map_err(write_error)?;
+    std::fs::rename(&tmp, &path).map_err(write_error)?;
+    Ok(path)
+}
+
+/// Every text file of the infra folder, named by its `/`-separated path inside it, so templates can
+/// `{% include "partials/queue.yaml" %}`. Hidden entries and `jiti.toml` are not templates.
+fn load_sources(infra_dir: &Path, repo_root: &Path) -> Result<Vec<(String, String)>, RenderError> {
+    let root = std::fs::canonicalize(repo_root).unwrap_or_else(|_| repo_root.to_owned());
+    let mut out = Vec::new();
+    let mut stack = vec![infra_dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let read = |source| RenderError::Read { path: dir.clone(), source };
+        let mut entries: Vec<_> = std::fs::read_dir(&dir).map_err(read)?.collect::<Result<_, _>>().map_err(read)?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || (dir == infra_dir && name == crate::config::FILE_NAME) {
+                continue;
+            }
+            let target = std::fs::canonicalize(&path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
+            if !target.starts_with(&root) {
+                return Err(RenderError::LinkOutside { path, target });
+            }
+            if target.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = target.metadata().map_err(|source| RenderError::Read { path: path.clone(), source })?.len();
+            if bytes > MAX_SOURCE_BYTES {
+                return Err(RenderError::TooLarge { path, bytes, limit: MAX_SOURCE_BYTES });
+            }
+            let raw = std::fs::read(&path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
+            // Binary files (a zipped handler, say) cannot be templates or partials.
+            let Ok(text) = String::from_utf8(raw) else { continue };
+            let relative = path.strip_prefix(infra_dir).unwrap_or(&path);
+            let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            out.push((name, text));
+        }
+    }
+    Ok(out)
+}
+
+/// Rewrites `Retain`, `RetainExceptOnCreate` and `Snapshot` to `Delete`, so that deleting an
+/// ephemeral environment's stack deletes everything it made.
+fn drop_retention(template: &mut Value) -> Vec<RetentionChange> {
+    let mut changes = Vec::new();
+    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else { return changes };
+    for (id, resource) in resources.iter_mut() {
+        for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            let Some(slot) = resource.get_mut(attribute) else { continue };
+            if let Some(from) = slot.as_str().filter(|p| RETAINING.contains(p)).map(str::to_owned) {
+                *slot = json!("Delete");
+                changes.push(RetentionChange { resource: id.clone(), attribute, from });
+            }
+        }
+    }
+    changes
+}
+
+/// The template line that produced rendered line `line` (1-based), told by matching the literal
+/// text around each `{{ … }}`/`{% … %}`. Tera keeps no source map, so this is a best effort: when
+/// several lines match, the k-th equal rendered line maps to the k-th matching template line.
+fn source_of_line(text: &str, line: usize, sources: &[(String, String)], main: &str) -> Option<(String, usize)> {
+    let rendered: Vec<&str> = text.lines().collect();
+    let target = rendered.get(line - 1)?.trim_end();
+    if target.trim().is_empty() {
+        return None;
+    }
+    let occurrence = rendered[..line - 1].iter().filter(|l| l.trim_end() == target).count();
+    let ordered = sources.iter().filter(|(n, _)| n == main).chain(sources.iter().filter(|(n, _)| n != main));
+    let mut best: Option<(usize, String, usize)> = None;
+    for (name, source) in ordered {
+        let matches: Vec<(usize, usize)> = source
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| literal_match(l.trim_end(), target).map(|score| (i + 1, score)))
+            .collect();
+        let Some(top) = matches.iter().map(|m| m.1).max() else { continue };
+        let tops: Vec<usize> = matches.iter().filter(|m| m.1 == top).map(|m| m.0).collect();
+        let pick = tops.get(occurrence).or(tops.first()).copied()?;
+        if best.as_ref().is_none_or(|b| top > b.0) {
+            best = Some((top, name.clone(), pick));
+        }
+    }
+    best.map(|(_, name, line)| (name, line))
+}
+
+/// How many literal characters of template line `pattern` match rendered line `line`, if it can
+/// have produced it.
+fn literal_match(pattern: &str, line: &str) -> Option<usize> {
+    let mut literals = Vec::new();
+    let mut rest = pattern;
+    let mut opens_with_tag = false;
+    let mut ends_with_tag = false;
+    while let Some(start) = ["{{", "{%", "{#"].iter().filter_map(|d| rest.find(d)).min() {
+        literals.push(&rest[..start]);
+        opens_with_tag |= literals.len() == 1 && start == 0;
+        let close = match &rest[start..start + 2] { "{{" => "}}", "{%" => "%}", _ => "#}" };
+        let end = rest[start..].find(close)? + start + 2;
+        rest = &rest[end..];
+        ends_with_tag = rest.is_empty();
+    }
+    literals.push(rest);
+    if literals.len() == 1 {
+        return (pattern == line && !pattern.trim().is_empty()).then_some(pattern.trim().len());
+    }
+    let mut at = 0;
+    for (i, lit) in literals.iter().enumerate() {
+        if lit.is_empty() {
+            continue;
+        }
+        if i == 0 && !opens_with_tag {
+            if !line.starts_with(lit) {
+                return None;
+            }
+            at = lit.len();
+        } else if i == literals.len() - 1 && !ends_with_tag {
+            if !line[at..].ends_with(lit) {
+                return None;
+            }
+        } else {
+            at += line[at..].find(lit)? + lit.len();
+        }
+    }
+    Some(literals.iter().map(|l| l.trim().len()).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_matching() {
+        assert_eq!(literal_match("  Name: {{ app.name }}-q", "  Name: orders-q"), Some(7));
+        assert_eq!(literal_match("  Name: {{ app.name }}-q", "  Other: orders-q"), None);
+        assert_eq!(literal_match("{{ x }}", "anything"), Some(0));
+        assert_eq!(literal_match("  A: 1", "  A: 1"), Some(4));
+        assert_eq!(literal_match("  A: 1", "  A: 2"), None);
+        assert_eq!(literal_match("  A: {{ a }}/{{ b }}", "  A: x/y"), Some(3));
+    }
+
+    #[test]
+    fn rendered_lines_map_back_to_template_lines() {
+        let main = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n{% include \"p.yaml\" %}\n  T:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Reff {{ v }}\n";
+        let partial = "  P:\n    Type: AWS::SNS::Topic\n";
+        let sources = vec![("stack.yaml".to_owned(), main.to_owned()), ("p.yaml".to_owned(), partial.to_owned())];
+        let text = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  P:\n    Type: AWS::SNS::Topic\n  T:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Reff 1\n";
+        assert_eq!(source_of_line(text, 9, &sources, "stack.yaml"), Some(("stack.yaml".into(), 8)));
+        assert_eq!(source_of_line(text, 5, &sources, "stack.yaml"), Some(("p.yaml".into(), 2)));
+        // The second `Type: AWS::SQS::Queue` is the template's second one.
+        assert_eq!(source_of_line(text, 7, &sources, "stack.yaml"), Some(("stack.yaml".into(), 6)));
+    }
+
+    #[test]
+    fn retention_becomes_delete() {
+        let mut t = json!({"Resources": {
+            "B": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Snapshot"},
+            "T": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "RetainExceptOnCreate"},
+            "Q": {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete"},
+        }});
+        let changes = drop_retention(&mut t);
+        assert_eq!(changes.len(), 3);
+        assert_eq!(t["Resources"]["B"]["DeletionPolicy"], "Delete");
+        assert_eq!(t["Resources"]["B"]["UpdateReplacePolicy"], "Delete");
+        assert_eq!(t["Resources"]["T"]["DeletionPolicy"], "Delete");
+        assert_eq!(changes[1], RetentionChange { resource: "B".into(), attribute: "UpdateReplacePolicy", from: "Snapshot".into() });
+    }
+}
