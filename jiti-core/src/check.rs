@@ -95,8 +95,9 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
     };
     for (id, resource) in t.resources() {
         let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
-        match tagging::lookup(ty) {
-            Taggability::Taggable { path, .. } => {
+        let taggability = tagging::lookup(ty);
+        match taggability {
+            Taggability::Taggable(tagging::TagRule { path, .. }) => {
                 let missing = missing_jiti_tags(resource, path);
                 if !missing.is_empty() {
                     let why = rendered.tags.not_injectable.iter().find(|s| s.resource == *id).map(|s| format!(": {}", s.reason)).unwrap_or_default();
@@ -107,8 +108,7 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
                     out.push(at(finding(Severity::Error, "too-many-tags", app, format!("`{id}` ({ty}) would carry {count} tags; AWS allows {}", tagging::MAX_TAGS)), id));
                 }
             }
-            Taggability::Untaggable => out.push(at(finding(Severity::Info, "untaggable", app, format!("`{id}` ({ty}) cannot be tagged: the CloudFormation registry declares the type not taggable")), id)),
-            Taggability::Unknown => out.push(at(finding(Severity::Info, "untaggable", app, format!("`{id}` ({ty}) is not tagged: the type is unknown to the tagging table ({})", tagging::table_source())), id)),
+            _ => out.push(at(finding(Severity::Info, "untaggable", app, format!("`{id}` ({ty}) is not tagged: {}", taggability.reason().unwrap_or_default())), id)),
         }
     }
     for change in &rendered.retention {
@@ -233,7 +233,7 @@ pub fn missing_tags_in(template: &Template) -> Vec<(String, Vec<&'static str>)> 
     template
         .resources()
         .filter_map(|(id, r)| match tagging::lookup(r.get("Type").and_then(Value::as_str).unwrap_or_default()) {
-            Taggability::Taggable { path, .. } => Some((id.clone(), missing_jiti_tags(r, path))),
+            Taggability::Taggable(rule) => Some((id.clone(), missing_jiti_tags(r, rule.path))),
             _ => None,
         })
         .filter(|(_, m)| !m.is_empty())

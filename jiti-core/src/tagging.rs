@@ -38,36 +38,119 @@ pub enum Shape {
     Items,
 }
 
-/// What the registry says about a resource type.
+/// How one taggable type takes tags: where, in what shape, and what its keys and values may be.
+#[derive(Debug)]
+pub struct TagRule {
+    /// Property path (`/`-separated; `*` is every item of a list), e.g. `Tags`, `TagSpecifications/*/Tags`.
+    pub path: &'static str,
+    pub shape: Shape,
+    key_pattern: Option<regex::Regex>,
+    value_pattern: Option<regex::Regex>,
+    value_max: usize,
+}
+
+impl TagRule {
+    /// Whether the type's schema allows `key` as a tag key.
+    pub fn accepts_key(&self, key: &str) -> bool {
+        self.key_pattern.as_ref().is_none_or(|p| p.is_match(key))
+    }
+
+    /// `value` made acceptable to the type's schema (characters it refuses become `_` or `-`, or
+    /// go), or `None` when nothing acceptable is left.
+    pub fn fit_value(&self, value: &str) -> Option<String> {
+        let ok = |v: &str| v.chars().count() <= self.value_max && self.value_pattern.as_ref().is_none_or(|p| p.is_match(v));
+        if ok(value) {
+            return Some(value.to_owned());
+        }
+        let pattern = self.value_pattern.as_ref();
+        let allows = |c: char| pattern.is_none_or(|p| p.is_match(c.encode_utf8(&mut [0; 4])));
+        let substitute = ['_', '-'].into_iter().find(|c| allows(*c));
+        let fitted: String = value
+            .chars()
+            .filter_map(|c| if allows(c) { Some(c) } else { substitute })
+            .take(self.value_max)
+            .collect();
+        ok(&fitted).then_some(fitted)
+    }
+
+    pub fn key_pattern(&self) -> Option<&str> {
+        self.key_pattern.as_ref().map(regex::Regex::as_str)
+    }
+}
+
+/// Why a resource type cannot carry the jiti tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Taggability {
-    /// Tags go in the property at `path` (`/`-separated; `*` is every item of a list) in `shape`.
-    Taggable { path: &'static str, shape: Shape },
+pub enum NotTaggable {
     /// The registry declares the type not taggable.
-    Untaggable,
+    Registry,
+    /// The type's tag keys must match a pattern that `jiti:` keys cannot (no `:` allowed, say).
+    KeyPattern(&'static str),
+}
+
+/// What the registry says about a resource type.
+#[derive(Debug, Clone, Copy)]
+pub enum Taggability {
+    Taggable(&'static TagRule),
+    Untaggable(NotTaggable),
     /// The type is not in the table: a custom resource, a module, or a type newer than the table.
     Unknown,
 }
 
+impl Taggability {
+    /// Tag property path and shape, for taggable types.
+    pub fn property(&self) -> Option<(&'static str, Shape)> {
+        match self {
+            Taggability::Taggable(rule) => Some((rule.path, rule.shape)),
+            _ => None,
+        }
+    }
+
+    /// Why the type is not tagged, in a sentence.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Taggability::Taggable(_) => None,
+            Taggability::Untaggable(NotTaggable::Registry) => Some("the CloudFormation registry declares this type not taggable".into()),
+            Taggability::Untaggable(NotTaggable::KeyPattern(p)) => Some(format!("its tag keys must match `{p}`, which rules out `jiti:` keys")),
+            Taggability::Unknown => Some(format!("the type is unknown to the tagging table ({})", table_source())),
+        }
+    }
+}
+
 static TABLE: LazyLock<HashMap<&'static str, Taggability>> = LazyLock::new(|| {
+    // Hundreds of types share a few dozen patterns: compile each once.
+    let mut compiled: HashMap<&'static str, Option<regex::Regex>> = HashMap::new();
+    let mut regex_of = |p: &'static str| -> Option<regex::Regex> {
+        // A pattern the regex crate cannot read constrains nothing here; the cfn-lint test of every
+        // taggable type would show a tag it then lets through.
+        (p != "-").then(|| compiled.entry(p).or_insert_with(|| regex::Regex::new(p).ok()).clone()).flatten()
+    };
     TABLE_TSV
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|line| {
-            let mut cols = line.split('\t');
-            let (ty, status, path, shape) = (cols.next()?, cols.next()?, cols.next()?, cols.next()?);
+            let cols: Vec<&'static str> = line.split('\t').collect();
+            let [ty, status, path, shape, key, value, max] = cols[..] else { return None };
             let shape = match shape {
-                "list" => Some(Shape::List),
-                "list-propagate" => Some(Shape::ListPropagate),
-                "map" => Some(Shape::Map),
-                "items" => Some(Shape::Items),
-                _ => None,
+                "list" => Shape::List,
+                "list-propagate" => Shape::ListPropagate,
+                "map" => Shape::Map,
+                "items" => Shape::Items,
+                _ => return Some((ty, Taggability::Untaggable(NotTaggable::Registry))),
             };
-            let rule = match (status, shape) {
-                ("taggable" | "tags-property", Some(shape)) => Taggability::Taggable { path, shape },
-                _ => Taggability::Untaggable,
+            if !matches!(status, "taggable" | "tags-property") {
+                return Some((ty, Taggability::Untaggable(NotTaggable::Registry)));
+            }
+            let rule = TagRule {
+                path,
+                shape,
+                key_pattern: regex_of(key),
+                value_pattern: regex_of(value),
+                value_max: max.parse().unwrap_or(MAX_VALUE_CHARS),
             };
-            Some((ty, rule))
+            if !JITI_KEYS.iter().all(|k| rule.accepts_key(k)) {
+                return Some((ty, Taggability::Untaggable(NotTaggable::KeyPattern(key))));
+            }
+            Some((ty, Taggability::Taggable(Box::leak(Box::new(rule)))))
         })
         .collect()
 });
@@ -178,17 +261,30 @@ pub fn inject(template: &mut Value, tags: &[(String, String)]) -> Result<TagRepo
     for (id, resource) in resources.iter_mut() {
         let Some(ty) = resource.get("Type").and_then(Value::as_str).map(str::to_owned) else { continue };
         let skipped = |reason: &str| Skipped { resource: id.clone(), resource_type: ty.clone(), reason: reason.to_owned() };
-        let (path, shape) = match lookup(&ty) {
-            Taggability::Taggable { path, shape } => (path, shape),
-            Taggability::Untaggable => {
-                report.untaggable.push(skipped("the CloudFormation registry declares this type not taggable"));
-                continue;
-            }
-            Taggability::Unknown => {
-                report.untaggable.push(skipped("type unknown to the tagging table (custom resource or newer type)"));
+        let rule = match lookup(&ty) {
+            Taggability::Taggable(rule) => rule,
+            other => {
+                report.untaggable.push(skipped(&other.reason().unwrap_or_default()));
                 continue;
             }
         };
+        // Keys and values as this type's schema allows them; a jiti tag that cannot be written
+        // leaves the resource untagged rather than half-tagged.
+        let mut fitted = Vec::with_capacity(tags.len());
+        let mut refused = None;
+        for (k, v) in tags {
+            match (rule.accepts_key(k), rule.fit_value(v)) {
+                (true, Some(v)) => fitted.push((k.clone(), v)),
+                _ if k.starts_with("jiti:") => refused = Some(k.clone()),
+                _ => {}
+            }
+        }
+        if let Some(key) = refused {
+            report.not_injectable.push(skipped(&format!("the type's schema refuses the value of `{key}`")));
+            continue;
+        }
+        let (path, shape) = (rule.path, rule.shape);
+        let tags = &fitted;
         let Some(props) = resource.as_object_mut().map(|r| r.entry("Properties").or_insert_with(|| json!({}))) else { continue };
         let Some(props) = props.as_object_mut() else {
             report.not_injectable.push(skipped("`Properties` is not a mapping"));
@@ -340,14 +436,16 @@ mod tests {
 
     #[test]
     fn the_table_knows_the_common_shapes() {
-        assert_eq!(lookup("AWS::S3::Bucket"), Taggability::Taggable { path: "Tags", shape: Shape::List });
-        assert_eq!(lookup("AWS::SSM::Parameter"), Taggability::Taggable { path: "Tags", shape: Shape::Map });
-        assert_eq!(lookup("AWS::Serverless::Function"), Taggability::Taggable { path: "Tags", shape: Shape::Map });
-        assert_eq!(lookup("AWS::AutoScaling::AutoScalingGroup"), Taggability::Taggable { path: "Tags", shape: Shape::ListPropagate });
-        assert_eq!(lookup("AWS::Cognito::UserPool"), Taggability::Taggable { path: "UserPoolTags", shape: Shape::Map });
-        assert_eq!(lookup("AWS::EC2::CapacityReservation"), Taggability::Taggable { path: "TagSpecifications/*/Tags", shape: Shape::List });
-        assert_eq!(lookup("AWS::SQS::QueuePolicy"), Taggability::Untaggable);
-        assert_eq!(lookup("Custom::Thing"), Taggability::Unknown);
+        let property = |t: &str| lookup(t).property();
+        assert_eq!(property("AWS::S3::Bucket"), Some(("Tags", Shape::List)));
+        assert_eq!(property("AWS::SSM::Parameter"), Some(("Tags", Shape::Map)));
+        assert_eq!(property("AWS::Serverless::Function"), Some(("Tags", Shape::Map)));
+        assert_eq!(property("AWS::AutoScaling::AutoScalingGroup"), Some(("Tags", Shape::ListPropagate)));
+        assert_eq!(property("AWS::Cognito::UserPool"), Some(("UserPoolTags", Shape::Map)));
+        assert_eq!(property("AWS::EC2::CapacityReservation"), Some(("TagSpecifications/*/Tags", Shape::List)));
+        assert!(matches!(lookup("AWS::SQS::QueuePolicy"), Taggability::Untaggable(NotTaggable::Registry)));
+        assert!(matches!(lookup("AWS::RoboMaker::Fleet"), Taggability::Untaggable(NotTaggable::KeyPattern(p)) if p.contains("a-zA-Z0-9-")));
+        assert!(matches!(lookup("Custom::Thing"), Taggability::Unknown));
         assert!(table_source().starts_with("cfn-lint 1."), "{}", table_source());
         assert!(table().count() > 1800);
     }
@@ -388,6 +486,19 @@ mod tests {
         assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons[0].1.contains("intrinsic"));
         assert!(reasons[1].1.contains("TagSpecifications"));
+    }
+
+    #[test]
+    fn values_are_fitted_to_each_type() {
+        let Taggability::Taggable(agent) = lookup("AWS::Bedrock::Agent") else { panic!("Bedrock agents are taggable") };
+        assert_eq!(agent.fit_value("feature/Login_Page").as_deref(), Some("feature/Login_Page"));
+        assert_eq!(agent.fit_value("naïve/café").as_deref(), Some("na_ve/caf_"));
+        let Taggability::Taggable(app) = lookup("AWS::SageMaker::App") else { panic!("SageMaker apps are taggable") };
+        assert_eq!(app.fit_value(&"x".repeat(200)).map(|v| v.len()), Some(128));
+        let (t, report) = injected(json!({"Resources": {"A": {"Type": "AWS::Bedrock::Agent", "Properties": {}}, "F": {"Type": "AWS::RoboMaker::Fleet"}, "S": {"Type": "AWS::SSO::Application"}}}));
+        assert_eq!(t["Resources"]["A"]["Properties"]["Tags"]["jiti:app"], json!("orders"));
+        assert_eq!(report.untaggable.len(), 2);
+        assert!(report.untaggable.iter().all(|u| u.reason.contains("rules out `jiti:` keys")), "{:?}", report.untaggable);
     }
 
     #[test]

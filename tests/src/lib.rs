@@ -1,1 +1,209 @@
-//! placeholder
+//! Test support for cargo-jiti's end-to-end tests: the real binary, throw-away git repositories
+//! made from fixtures, and the external oracle (cfn-lint) found in the project's virtualenv.
+//!
+//! Nothing here fakes cargo-jiti's behaviour: tests run the binary as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository's root (the cargo-jiti workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+}
+
+/// The `cargo-jiti` binary of this checkout, built once per test process with the test's profile.
+///
+/// Cargo builds a package's binaries only for that package's own integration tests, and these tests
+/// live in their own package, so they ask cargo for it (a no-op when it is up to date).
+pub fn cargo_jiti() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "cargo-jiti", "--bin", "cargo-jiti"]).current_dir(repo_root());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "building cargo-jiti failed");
+        let bin = profile_dir.join(format!("cargo-jiti{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+}
+
+/// The project's virtualenv (`.venv`, made by `scripts/setup-python`), or `JITI_VENV`.
+pub fn venv() -> PathBuf {
+    std::env::var_os("JITI_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"))
+}
+
+/// A program of the virtualenv, or a clear failure saying how to install it.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let path = venv().join("bin").join(name);
+    assert!(
+        path.is_file(),
+        "`{}` not found. The tests need the pinned Python tools (cfn-lint, moto): run `scripts/setup-python` from the repository root (or set JITI_VENV to a virtualenv that has them)",
+        path.display()
+    );
+    path
+}
+
+/// Runs cfn-lint on `templates`; returns its JSON findings (`[]` when clean).
+pub fn cfn_lint(templates: &[PathBuf], extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(venv_tool("cfn-lint"))
+        .args(["--format", "json"])
+        .args(extra)
+        .arg("--")
+        .args(templates)
+        .output()
+        .expect("run cfn-lint");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("cfn-lint printed no JSON ({e}); exit {:?}\nstdout: {stdout}\nstderr: {}", out.status.code(), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// cfn-lint findings of level Error.
+pub fn lint_errors(findings: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    findings.iter().filter(|f| f["Level"] == "Error").collect()
+}
+
+/// A git repository in a temporary directory, made from a fixture, with a fixed identity and no
+/// global or system git config, so tests see the same thing on every machine.
+pub struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// Copies `examples/<name>` or `tests/fixtures/<name>` and commits it on branch `main`.
+    pub fn from_fixture(name: &str) -> Repo {
+        let root = repo_root();
+        let source = [root.join("examples").join(name), root.join("tests/fixtures").join(name)]
+            .into_iter()
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| panic!("no fixture `{name}`"));
+        let repo = Repo::empty();
+        copy_dir(&source, repo.path());
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-qm", "initial"]);
+        repo
+    }
+
+    /// An empty repository on branch `main`.
+    pub fn empty() -> Repo {
+        let dir = tempfile::Builder::new().prefix("jiti-test-").tempdir().expect("temp dir");
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git in the repository; panics when it fails.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = git_command(self.path()).args(args).output().expect("run git");
+        assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
+        std::fs::write(path, text).expect("write file");
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path().join(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
+    }
+
+    /// Commits everything with `message`.
+    pub fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", message]);
+    }
+
+    /// `cargo-jiti jiti <args>` in `dir` (relative to the repository), as cargo would run it.
+    pub fn jiti_in(&self, dir: &str, args: &[&str]) -> Run {
+        Run::new(jiti_command(&self.path().join(dir)).args(args).output().expect("run cargo-jiti"))
+    }
+
+    /// `cargo-jiti jiti <args>` at the repository's root.
+    pub fn jiti(&self, args: &[&str]) -> Run {
+        self.jiti_in(".", args)
+    }
+}
+
+/// `cargo-jiti jiti` in `dir`, with CI branch variables and AWS settings cleared so the host's
+/// environment cannot leak into a test.
+pub fn jiti_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(cargo_jiti());
+    cmd.arg("jiti").current_dir(dir);
+    for var in jiti_core::git::CI_BRANCH_VARS.iter().chain(&["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"]) {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1").env_remove("CARGO_TARGET_DIR");
+    cmd
+}
+
+fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Jiti Test")
+        .env("GIT_AUTHOR_EMAIL", "test@jiti.invalid")
+        .env("GIT_COMMITTER_NAME", "Jiti Test")
+        .env("GIT_COMMITTER_EMAIL", "test@jiti.invalid");
+    cmd
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("fixture entry");
+        let name = entry.file_name();
+        if name == "target" || name == "Cargo.lock" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy fixture file");
+        }
+    }
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
