@@ -1,0 +1,133 @@
+//! Bad input gets a clear error: which file, which line, what to do; and exit codes 1 and 2 mean
+//! what `--help` says. Messages are snapshots, with the temporary repository's path redacted.
+
+use jiti_tests::{Repo, Run};
+
+/// stderr (or stdout) with the repository path as `[REPO]` and commit ids as `[COMMIT]`.
+fn redact(repo: &Repo, text: &str) -> String {
+    let root = std::fs::canonicalize(repo.path()).expect("canonical path");
+    let text = text.replace(&root.display().to_string(), "[REPO]").replace(&repo.path().display().to_string(), "[REPO]");
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    text.replace(&commit, "[COMMIT]").replace(&commit[..7], "[SHORT]")
+}
+
+fn shop() -> Repo {
+    Repo::from_fixture("shop")
+}
+
+fn edit(repo: &Repo, file: &str, from: &str, to: &str) {
+    let text = repo.read(file);
+    assert!(text.contains(from), "{file} does not contain {from:?}");
+    repo.write(file, &text.replacen(from, to, 1));
+}
+
+fn render_err(repo: &Repo) -> String {
+    let run: Run = repo.jiti(&["render"]).expect(2);
+    redact(repo, &run.stderr)
+}
+
+#[test]
+fn unknown_config_key_names_file_line_and_the_key_meant() {
+    let repo = shop();
+    edit(&repo, "billing/infra/jiti.toml", "region = \"us-east-1\"", "regoin = \"us-east-1\"");
+    insta::assert_snapshot!(render_err(&repo), @r"
+    error: [REPO]/billing/infra/jiti.toml:5:1: unknown field `regoin`, expected one of `name`, `template`, `region`, `stack_prefix`, `depends_on`
+      help: did you mean `region`?
+    ");
+    // check reports it as a finding (exit 1), not as a failure to run.
+    let run = repo.jiti(&["check"]).expect(1);
+    assert!(run.stdout.contains("error[config]") && run.stdout.contains("jiti.toml:5"), "{}", run.stdout);
+}
+
+#[test]
+fn undefined_template_variables_are_errors_with_locations() {
+    let repo = shop();
+    edit(&repo, "billing/infra/stack.yaml", "{{ params.visibility_timeout }}", "{{ params.visibility_timout }}");
+    insta::assert_snapshot!(render_err(&repo), @r"
+    error: failed to render app `billing` (templates in `[REPO]/billing/infra`):
+    error: Field `visibility_timout` is not defined. Available fields: log_retention_days, max_receive_count, visibility_timeout
+     --> stack.yaml:8:36
+      |
+    8 |       VisibilityTimeout: {{ params.visibility_timout }}
+      |                                    ^^^^^^^^^^^^^^^^^
+    ");
+    // In a partial, the error names the partial and where it was included from.
+    let repo = shop();
+    edit(&repo, "billing/infra/partials/dead-letters.yaml", "1209600", "{{ retention }}");
+    let err = render_err(&repo);
+    assert!(err.contains("--> partials/dead-letters.yaml:4:34") && err.contains("called from stack.yaml:14:12"), "{err}");
+}
+
+#[test]
+fn template_errors_point_at_the_rendered_line_and_its_template_line() {
+    let repo = shop();
+    edit(&repo, "billing/infra/stack.yaml", "!GetAtt InvoiceDeadLetters.Arn", "!GetAttr InvoiceDeadLetters.Arn");
+    insta::assert_snapshot!(render_err(&repo), @r"
+    error: app `billing`: the rendered template is not a valid CloudFormation template: line 11: unknown tag `!GetAttr`; did you mean `!GetAtt`?
+      rendered line:         deadLetterTargetArn: !GetAttr InvoiceDeadLetters.Arn
+      from: [REPO]/billing/infra/stack.yaml:11
+    ");
+    let repo = shop();
+    edit(&repo, "orders-api/infra/stack.yaml", "      RetentionInDays: {{ params.log_retention_days }}", "      RetentionInDays: {{ params.log_retention_days }}: days");
+    let err = render_err(&repo);
+    assert!(err.contains("line 74: invalid YAML: mapping values are not allowed"), "{err}");
+    assert!(err.contains("rendered line:       RetentionInDays: 90: days"), "{err}");
+    assert!(err.contains("from: [REPO]/orders-api/infra/stack.yaml:74"), "{err}");
+}
+
+#[test]
+fn jiti_tag_keys_belong_to_cargo_jiti() {
+    let repo = shop();
+    edit(&repo, "billing/infra/stack.yaml", "      DisplayName: billing-{{ env.name }}", "      DisplayName: billing-{{ env.name }}\n      Tags:\n        - Key: jiti:env\n          Value: mine");
+    insta::assert_snapshot!(render_err(&repo), @"error: app `billing` ([REPO]/billing/infra/stack.yaml): resource `BillingEvents` sets tag `jiti:env`, which cargo-jiti owns; remove it, cargo-jiti sets the `jiti:` tags");
+    let repo = shop();
+    edit(&repo, "billing/infra/jiti.toml", "team = \"billing\"", "\"jiti:team\" = \"billing\"");
+    let err = render_err(&repo);
+    assert!(err.contains("jiti.toml:22:1: tag key `jiti:team` is reserved"), "{err}");
+}
+
+#[test]
+fn check_reports_dependency_problems_and_exits_1() {
+    let repo = shop();
+    edit(&repo, "billing/infra/jiti.toml", "[app]\n", "[app]\ndepends_on = [\"orders-api\"]\n");
+    let run = repo.jiti(&["check"]).expect(1);
+    insta::assert_snapshot!(redact(&repo, &run.stdout), @r"
+    error[dependency]: billing: dependency cycle: billing → orders-api → billing
+      --> [REPO]/billing/infra/jiti.toml:5
+    check failed: 2 app(s), 1 error(s), 0 warning(s), 0 note(s)
+    ");
+}
+
+#[test]
+fn check_reports_unknown_dependencies_untaggable_resources_and_limits() {
+    let repo = shop();
+    edit(&repo, "orders-api/infra/jiti.toml", "depends_on = [\"billing\"]", "depends_on = [\"billing\", \"shipping\"]");
+    let mut big = String::from("Resources:\n");
+    for i in 0..501 {
+        big.push_str(&format!("  Queue{i}:\n    Type: AWS::SQS::Queue\n"));
+    }
+    big.push_str("  Policy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [!Ref Queue0]\n      PolicyDocument: {}\n");
+    repo.write("billing/infra/stack.yaml", &big);
+    let run = repo.jiti(&["check", "--json"]).expect(1);
+    let report = run.json();
+    let codes: Vec<_> = report["findings"].as_array().expect("findings").iter().map(|f| (f["severity"].as_str().unwrap_or_default(), f["code"].as_str().unwrap_or_default())).collect();
+    assert!(codes.contains(&("error", "dependency")), "{codes:?}");
+    assert!(codes.contains(&("error", "limit")), "{codes:?}");
+    assert!(codes.contains(&("info", "untaggable")), "{codes:?}");
+    assert!(codes.contains(&("info", "large-template")), "{codes:?}");
+    let dep = report["findings"].as_array().expect("findings").iter().find(|f| f["code"] == "dependency").expect("a dependency finding");
+    assert!(dep["message"].as_str().unwrap_or_default().contains("`shipping`, which is not an app"), "{dep}");
+    assert_eq!(dep["line"], 7);
+    assert_eq!(report["summary"]["errors"], 2);
+}
+
+#[test]
+fn a_broken_app_leaves_no_half_written_output() {
+    let repo = shop();
+    repo.jiti(&["render"]).expect(0);
+    let before = repo.read("target/jiti/production/orders-api.template.json");
+    edit(&repo, "billing/infra/stack.yaml", "Resources:", "Resources: [");
+    edit(&repo, "orders-api/infra/jiti.toml", "memory = 256", "memory = 512");
+    repo.jiti(&["render"]).expect(2);
+    assert_eq!(repo.read("target/jiti/production/orders-api.template.json"), before, "orders-api was rewritten although billing failed");
+}
