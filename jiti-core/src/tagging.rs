@@ -3,7 +3,7 @@
 //! writing the jiti tags into each resource's own tag property.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use serde_json::{Map, Value, json};
 
@@ -116,53 +116,83 @@ impl Taggability {
     }
 }
 
-static TABLE: LazyLock<HashMap<&'static str, Taggability>> = LazyLock::new(|| {
-    // Hundreds of types share a few dozen patterns: compile each once.
-    let mut compiled: HashMap<&'static str, Option<regex::Regex>> = HashMap::new();
-    let mut regex_of = |p: &'static str| -> Option<regex::Regex> {
-        // A pattern the regex crate cannot read constrains nothing here; the cfn-lint test of every
-        // taggable type would show a tag it then lets through.
-        (p != "-").then(|| compiled.entry(p).or_insert_with(|| regex::Regex::new(p).ok()).clone()).flatten()
-    };
+/// One row of the table, resolved into a [`Taggability`] on first lookup: a process compiles only
+/// the patterns of the types its templates use (compiling all of them costs tens of milliseconds).
+struct Row {
+    status: &'static str,
+    path: &'static str,
+    shape: &'static str,
+    key: &'static str,
+    value: &'static str,
+    max: &'static str,
+    resolved: OnceLock<Resolved>,
+}
+
+enum Resolved {
+    Rule(TagRule),
+    Not(NotTaggable),
+}
+
+static TABLE: LazyLock<HashMap<&'static str, Row>> = LazyLock::new(|| {
     TABLE_TSV
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|line| {
             let cols: Vec<&'static str> = line.split('\t').collect();
             let [ty, status, path, shape, key, value, max] = cols[..] else { return None };
-            let shape = match shape {
-                "list" => Shape::List,
-                "list-propagate" => Shape::ListPropagate,
-                "map" => Shape::Map,
-                "items" => Shape::Items,
-                _ => return Some((ty, Taggability::Untaggable(NotTaggable::Registry))),
-            };
-            if !matches!(status, "taggable" | "tags-property") {
-                return Some((ty, Taggability::Untaggable(NotTaggable::Registry)));
-            }
-            let rule = TagRule {
-                path,
-                shape,
-                key_pattern: regex_of(key),
-                value_pattern: regex_of(value),
-                value_max: max.parse().unwrap_or(MAX_VALUE_CHARS),
-            };
-            if !JITI_KEYS.iter().all(|k| rule.accepts_key(k)) {
-                return Some((ty, Taggability::Untaggable(NotTaggable::KeyPattern(key))));
-            }
-            Some((ty, Taggability::Taggable(Box::leak(Box::new(rule)))))
+            Some((ty, Row { status, path, shape, key, value, max, resolved: OnceLock::new() }))
         })
         .collect()
 });
 
+/// Each distinct pattern compiled once; hundreds of types share a few dozen.
+fn compiled(pattern: &'static str) -> Option<regex::Regex> {
+    static CACHE: LazyLock<Mutex<HashMap<&'static str, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+    if pattern == "-" {
+        return None;
+    }
+    let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A pattern the regex crate cannot read constrains nothing here; the cfn-lint test of every
+    // taggable type would show a tag it then lets through.
+    cache.entry(pattern).or_insert_with(|| regex::Regex::new(pattern).ok()).clone()
+}
+
+fn resolve(row: &Row) -> Resolved {
+    let shape = match row.shape {
+        "list" => Shape::List,
+        "list-propagate" => Shape::ListPropagate,
+        "map" => Shape::Map,
+        "items" => Shape::Items,
+        _ => return Resolved::Not(NotTaggable::Registry),
+    };
+    if !matches!(row.status, "taggable" | "tags-property") {
+        return Resolved::Not(NotTaggable::Registry);
+    }
+    let rule = TagRule {
+        path: row.path,
+        shape,
+        key_pattern: compiled(row.key),
+        value_pattern: compiled(row.value),
+        value_max: row.max.parse().unwrap_or(MAX_VALUE_CHARS),
+    };
+    if !JITI_KEYS.iter().all(|k| rule.accepts_key(k)) {
+        return Resolved::Not(NotTaggable::KeyPattern(row.key));
+    }
+    Resolved::Rule(rule)
+}
+
 /// The registry's word on `resource_type`.
 pub fn lookup(resource_type: &str) -> Taggability {
-    TABLE.get(resource_type).copied().unwrap_or(Taggability::Unknown)
+    let Some(row) = TABLE.get(resource_type) else { return Taggability::Unknown };
+    match row.resolved.get_or_init(|| resolve(row)) {
+        Resolved::Rule(rule) => Taggability::Taggable(rule),
+        Resolved::Not(why) => Taggability::Untaggable(*why),
+    }
 }
 
 /// Every type the table lists, with its rule (for tests and documentation).
 pub fn table() -> impl Iterator<Item = (&'static str, Taggability)> {
-    let mut rows: Vec<_> = TABLE.iter().map(|(k, v)| (*k, *v)).collect();
+    let mut rows: Vec<_> = TABLE.keys().map(|k| (*k, lookup(k))).collect();
     rows.sort_by_key(|(k, _)| *k);
     rows.into_iter()
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Benchmark: `cargo jiti render` of a generated workspace of N apps, whole process.
+
+    cargo build --release -p cargo-jiti && scripts/bench-render.py [--apps 50] [--runs 15]
+
+Prints the median, min and max wall time of the whole process, beside `cargo metadata --no-deps`
+alone (the floor: cargo-jiti asks cargo for the workspace once per run). Not a test: figures vary
+by machine; the target is a median under 300 ms for 50 apps on a 2-core machine.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Description: "{{ app.name }} {{ app.version }} ({{ env.name }})"
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: {{ params.timeout }}
+  Topic:
+    Type: AWS::SNS::Topic
+  Table:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: 7
+  Bucket:
+    Type: AWS::S3::Bucket
+Outputs:
+  QueueUrl:
+    Value: !Ref Queue
+"""
+
+
+def make_workspace(root, apps):
+    members = []
+    for i in range(apps):
+        name = f"app{i:03}"
+        members.append(name)
+        os.makedirs(os.path.join(root, name, "src"))
+        os.makedirs(os.path.join(root, name, "infra"))
+        with open(os.path.join(root, name, "Cargo.toml"), "w") as f:
+            f.write(f'[package]\nname = "{name}"\nversion = "0.1.{i}"\nedition = "2024"\n')
+        with open(os.path.join(root, name, "src", "main.rs"), "w") as f:
+            f.write("fn main() {}\n")
+        depends = f'depends_on = ["app{i - 1:03}"]\n' if i % 5 else ""
+        with open(os.path.join(root, name, "infra", "jiti.toml"), "w") as f:
+            f.write(f'[app]\nregion = "us-east-1"\n{depends}\n[params]\ntimeout = 30\n\n[tags]\nteam = "bench"\n')
+        with open(os.path.join(root, name, "infra", "stack.yaml"), "w") as f:
+            f.write(TEMPLATE)
+    with open(os.path.join(root, "Cargo.toml"), "w") as f:
+        f.write('[workspace]\nresolver = "3"\nmembers = [' + ", ".join(f'"{m}"' for m in members) + "]\n")
+    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    for args in (["init", "-q", "-b", "feature/bench"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", "commit", "-qm", "bench"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env)
+
+
+def timed(cmd, cwd, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def show(label, times):
+    ms = [t * 1000 for t in times]
+    print(f"{label:<44} median {statistics.median(ms):7.1f} ms   min {min(ms):7.1f}   max {max(ms):7.1f}   ({len(ms)} runs)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--apps", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
+    args = parser.parse_args()
+    if not os.path.isfile(args.bin):
+        sys.exit(f"{args.bin} not found: run `cargo build --release -p cargo-jiti` first")
+    with tempfile.TemporaryDirectory(prefix="jiti-bench-") as root:
+        make_workspace(root, args.apps)
+        env_free = [args.bin, "jiti", "render"]
+        subprocess.run(env_free, cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # warm-up
+        print(f"workspace: {args.apps} apps x 5 resources, branch feature/bench; {os.cpu_count()} cores")
+        show("cargo metadata --no-deps (floor)", timed(["cargo", "metadata", "--no-deps", "--format-version", "1"], root, args.runs))
+        show(f"cargo jiti render ({args.apps} apps)", timed(env_free, root, args.runs))
+        show("cargo jiti render -p app000 (1 app)", timed(env_free + ["-p", "app000"], root, args.runs))
+        show(f"cargo jiti check ({args.apps} apps)", timed([args.bin, "jiti", "check"], root, args.runs))
+
+
+if __name__ == "__main__":
+    main()
