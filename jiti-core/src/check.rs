@@ -68,11 +68,13 @@ fn finding(severity: Severity, code: &'static str, app: &ResolvedApp, message: S
 fn render_error_finding(app: &ResolvedApp, error: &render::RenderError) -> Finding {
     let mut f = finding(Severity::Error, "render", app, error.to_string());
     match error {
-        render::RenderError::Template { source_line: Some((file, line)), .. } => {
-            f.file = Some(file.clone());
-            f.line = Some(*line);
-        }
-        render::RenderError::Template { .. } => f.file = Some(app.infra_dir.join(&app.template)),
+        render::RenderError::Template { location, .. } => match &location.source_line {
+            Some((file, line)) => {
+                f.file = Some(file.clone());
+                f.line = Some(*line);
+            }
+            None => f.file = Some(app.infra_dir.join(&app.template)),
+        },
         render::RenderError::ReservedTag { file, error, .. } => {
             f.file = Some(file.clone());
             f.resource = Some(error.resource.clone());

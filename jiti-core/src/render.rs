@@ -32,6 +32,15 @@ pub struct Rendered {
     pub retention: Vec<RetentionChange>,
 }
 
+/// Where a template error stands, in the rendered text and (when it can be told) in the source.
+#[derive(Debug, Clone, Default)]
+pub struct SourceLocation {
+    /// The text of the offending rendered line.
+    pub rendered_line: Option<String>,
+    /// The template file and line that produced it.
+    pub source_line: Option<(PathBuf, usize)>,
+}
+
 /// A `DeletionPolicy`/`UpdateReplacePolicy` that `render` changed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionChange {
@@ -59,16 +68,9 @@ pub enum RenderError {
     #[error("app `{app}` rendered {bytes} bytes; the limit is {MAX_RENDERED_BYTES}")]
     RenderedTooLarge { app: String, bytes: usize },
     #[error("app `{app}`: the rendered template is not a valid CloudFormation template: {error}{}{}",
-        rendered_line.as_ref().map(|l| format!("\n  rendered line: {l}")).unwrap_or_default(),
-        source_line.as_ref().map(|(f, l)| format!("\n  from: {}:{l}", f.display())).unwrap_or_default())]
-    Template {
-        app: String,
-        error: TemplateError,
-        /// The text of the offending rendered line.
-        rendered_line: Option<String>,
-        /// The template file and line that produced it, when it can be told.
-        source_line: Option<(PathBuf, usize)>,
-    },
+        location.rendered_line.as_ref().map(|l| format!("\n  rendered line: {l}")).unwrap_or_default(),
+        location.source_line.as_ref().map(|(f, l)| format!("\n  from: {}:{l}", f.display())).unwrap_or_default())]
+    Template { app: String, error: TemplateError, location: Box<SourceLocation> },
     #[error("app `{app}` ({}): {error}; remove it, cargo-jiti sets the `jiti:` tags", file.display())]
     ReservedTag { app: String, file: PathBuf, error: ReservedTagError },
     #[error("failed to write `{}`", path.display())]
@@ -124,7 +126,7 @@ pub fn render_app(project: &Project, app: &ResolvedApp) -> Result<Rendered, Rend
             .line
             .and_then(|l| source_of_line(&text, l, &sources, &app.template))
             .map(|(name, line)| (app.infra_dir.join(name), line));
-        RenderError::Template { app: app.name.clone(), error, rendered_line, source_line }
+        RenderError::Template { app: app.name.clone(), error, location: Box::new(SourceLocation { rendered_line, source_line }) }
     })?;
     let tags = tagging::inject(&mut template.value, &project.tags(app))
         .map_err(|error| RenderError::ReservedTag { app: app.name.clone(), file: template_file.clone(), error })?;

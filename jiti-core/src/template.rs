@@ -415,10 +415,8 @@ fn plain(text: String) -> Value {
             if i.to_string() == text {
                 return Value::Number(i.into());
             }
-        } else if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-            if n.to_string() == text {
-                return Value::Number(n);
-            }
+        } else if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64).filter(|n| n.to_string() == text) {
+            return Value::Number(n);
         }
     }
     Value::String(text)
