@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, or nothing to do
-  1  `check` found errors or warnings
+  1  `check` found errors or warnings; `diff --exit-code` found differences
   2  error (bad config or template, git or cargo failure)";
 
 /// cargo runs `cargo-jiti jiti …` for `cargo jiti …`: model that, so help reads as cargo's.
@@ -31,8 +31,126 @@ pub enum Command {
     Render(RenderArgs),
     /// Check config, templates, tags, limits and dependencies; exit 1 on errors or warnings
     Check(CheckArgs),
+    /// Deploy the branch's environment: one stack per app, dependencies first
+    Deploy(DeployArgs),
+    /// Show what a deploy would change: template, parameters and tags; --exit-code exits 1 on differences
+    Diff(DiffArgs),
+    /// List every environment of the workspace's apps
+    Envs(EnvsArgs),
+    /// Show an environment's stack outputs
+    Outputs(OutputsArgs),
+    /// Delete the branch's (or --env's) environment: a dry run unless --yes
+    Destroy(DestroyArgs),
     /// Print the JSON Schema of infra/jiti.toml (for editors: see the README)
     Schema,
+}
+
+/// How to reach AWS: the standard AWS config chain, plus these.
+#[derive(Debug, Args)]
+pub struct CloudArgs {
+    /// AWS endpoint, e.g. a local emulator [default: AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Print a JSON report for CI (with the AWS API calls made)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Do not ask before deploying to a protected environment
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Stop after showing each change set (left in CloudFormation for review)
+    #[arg(long)]
+    pub no_execute: bool,
+    /// change-set: CloudFormation computes the changes first; direct: CreateStack/UpdateStack,
+    /// changes computed from the templates (faster; as `cdk deploy --method=direct`)
+    #[arg(long, value_enum, default_value = "change-set")]
+    pub method: DeployMethod,
+    /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
+    /// Apps deployed at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// Time to live of an ephemeral environment, e.g. 2d [default: environments.ephemeral.ttl]
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    pub ttl: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeployMethod {
+    ChangeSet,
+    Direct,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Exit 1 when anything differs
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    /// KEY=value lines, for `source` or `env`
+    Env,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Environment name [default: the branch's]
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Delete for real (without it: a dry run listing what would go)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Environment name [default: the branch's]
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Also destroy a protected environment (lifts its termination protection first)
+    #[arg(long)]
+    pub allow_protected: bool,
+    /// Give up waiting for a deletion after this long
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
+}
+
+fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration such as 30m or 2d: {e}"))
 }
 
 /// Which apps, and for which branch: cargo's package selection flags.

@@ -117,3 +117,35 @@ pub fn ci_vars(lookup: impl Fn(&str) -> Option<String>) -> Vec<(String, String)>
         .filter_map(|name| lookup(name).filter(|v| !v.is_empty()).map(|v| ((*name).to_owned(), v)))
         .collect()
 }
+
+/// The branches a repository knows: local ones, and remote-tracking ones (`origin/x` as `x`).
+#[derive(Debug, Clone, Default)]
+pub struct Branches {
+    pub local: std::collections::HashSet<String>,
+    pub remote: std::collections::HashSet<String>,
+    /// Whether any remote-tracking branch exists at all (without them, only local branches tell).
+    pub has_remote_refs: bool,
+}
+
+/// Local and remote-tracking branches of the repository at `root`.
+pub fn branches(root: &Path) -> Result<Branches, GitError> {
+    let repo = Repository::open(root).map_err(|source| GitError::Read { root: root.to_owned(), source })?;
+    let read = |source| GitError::Read { root: root.to_owned(), source };
+    let mut out = Branches::default();
+    for branch in repo.branches(None).map_err(read)? {
+        let (branch, kind) = branch.map_err(read)?;
+        let Some(name) = branch.name().map_err(read)?.map(str::to_owned) else { continue };
+        match kind {
+            git2::BranchType::Local => {
+                out.local.insert(name);
+            }
+            git2::BranchType::Remote => {
+                out.has_remote_refs = true;
+                if let Some((_, short)) = name.split_once('/').filter(|(_, b)| *b != "HEAD") {
+                    out.remote.insert(short.to_owned());
+                }
+            }
+        }
+    }
+    Ok(out)
+}

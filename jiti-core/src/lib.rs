@@ -13,3 +13,8 @@ pub mod git;
 pub mod render;
 pub mod resolve;
 pub mod check;
+pub mod cloud;
+pub mod deploy;
+pub mod diff;
+pub mod inventory;
+pub mod destroy;

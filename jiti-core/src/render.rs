@@ -2,6 +2,7 @@
 //! model → jiti tags on every resource → retention rewritten for ephemeral environments.
 //! Needs no network.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -81,13 +82,20 @@ pub enum RenderError {
     },
 }
 
-/// The variables a template sees (documented in the README).
-pub fn context(project: &Project, app: &ResolvedApp) -> Value {
+/// Stack outputs of apps, by app name, for `deps.<app>.outputs` in templates.
+pub type DepOutputs = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The variables a template sees (documented in the README). `outputs` holds the deployed outputs
+/// of the app's dependencies; a dependency missing from it gets placeholders (see [`render_app`]).
+pub fn context(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Value {
     let deps: serde_json::Map<String, Value> = app
         .depends_on
         .iter()
         .filter_map(|d| project.app(d))
-        .map(|d| (d.name.clone(), json!({"stack_name": d.stack_name, "env": d.environment.name, "region": d.region})))
+        .map(|d| {
+            let outs = outputs.get(&d.name).cloned().unwrap_or_default();
+            (d.name.clone(), json!({"stack_name": d.stack_name, "env": d.environment.name, "region": d.region, "outputs": outs}))
+        })
         .collect();
     let mut aws = json!({"region": app.region});
     if let Some(profile) = &app.profile {
@@ -104,8 +112,32 @@ pub fn context(project: &Project, app: &ResolvedApp) -> Value {
     })
 }
 
-/// Renders `app` of `project` for its environment.
+/// Renders `app` of `project` for its environment, offline: a dependency's outputs are not known
+/// before it is deployed, so `deps.<app>.outputs.<Key>` renders as a placeholder
+/// `<app.Key: known after deploy>` for each output its own template declares.
 pub fn render_app(project: &Project, app: &ResolvedApp) -> Result<Rendered, RenderError> {
+    render_offline(project, app, &mut Vec::new())
+}
+
+fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<String>) -> Result<Rendered, RenderError> {
+    visiting.push(app.name.clone());
+    let mut outputs = DepOutputs::new();
+    for dep in app.depends_on.iter().filter_map(|d| project.app(d)) {
+        // A dependency cycle is `check`'s to report; here it only stops the recursion.
+        if visiting.contains(&dep.name) {
+            continue;
+        }
+        if let Ok(rendered) = render_offline(project, dep, visiting) {
+            let keys = rendered.template.section("Outputs").map(|(k, _)| (k.clone(), format!("<{}.{k}: known after deploy>", dep.name)));
+            outputs.insert(dep.name.clone(), keys.collect());
+        }
+    }
+    visiting.pop();
+    render_app_with(project, app, &outputs)
+}
+
+/// Renders `app` with the deployed outputs of its dependencies.
+pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Result<Rendered, RenderError> {
     let sources = load_sources(&app.infra_dir, &project.git.root)?;
     if !sources.iter().any(|(name, _)| *name == app.template) {
         return Err(RenderError::NoTemplate { app: app.name.clone(), template: app.template.clone(), infra_dir: app.infra_dir.clone() });
@@ -114,7 +146,7 @@ pub fn render_app(project: &Project, app: &ResolvedApp) -> Result<Rendered, Rend
     let mut tera = tera::Tera::default();
     tera.autoescape_on(Vec::<&str>::new());
     tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))).map_err(tera_error)?;
-    let context = tera::Context::from_serialize(&context(project, app)).map_err(tera_error)?;
+    let context = tera::Context::from_serialize(&context(project, app, outputs)).map_err(tera_error)?;
     let text = tera.render(&app.template, &context).map_err(tera_error)?;
     if text.len() > MAX_RENDERED_BYTES {
         return Err(RenderError::RenderedTooLarge { app: app.name.clone(), bytes: text.len() });

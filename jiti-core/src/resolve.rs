@@ -44,6 +44,9 @@ pub struct ResolvedApp {
     pub template: String,
     pub environment: Environment,
     pub stack_name: String,
+    pub stack_prefix: String,
+    /// Names of the app's protected environments.
+    pub protected_envs: Vec<String>,
     pub region: String,
     pub profile: Option<String>,
     /// `[params]` with the environment's overrides merged in.
@@ -66,6 +69,13 @@ pub enum ResolveError {
     NoRegion { app: String, env: String, config: PathBuf },
     #[error("apps `{first}` and `{second}` would both deploy stack `{stack}`; rename one (`[app] name`)")]
     StackClash { first: String, second: String, stack: String },
+}
+
+impl ResolvedApp {
+    /// This app's stack in environment `env` (another branch's, say).
+    pub fn stack_name_in(&self, env: &str) -> String {
+        environment::stack_name(&self.stack_prefix, &self.name, env)
+    }
 }
 
 impl Project {
@@ -151,6 +161,8 @@ fn resolve_app(source: &AppSource, git: &GitContext, default_region: Option<&str
         config_path: source.config_path.clone(),
         template: config.app.template.as_ref().map_or(crate::config::DEFAULT_TEMPLATE.to_owned(), ToString::to_string),
         stack_name: environment::stack_name(prefix, &source.name, &environment.name),
+        stack_prefix: prefix.to_owned(),
+        protected_envs: protected.keys().map(ToString::to_string).collect(),
         environment,
         region,
         profile: profile.map(ToString::to_string),

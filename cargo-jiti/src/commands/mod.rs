@@ -1,6 +1,11 @@
 //! One module per subcommand, each a thin `exec(args) -> Result<ExitCode>` over `jiti-core`.
 
 mod check;
+mod deploy;
+mod destroy;
+mod diff;
+mod envs;
+mod outputs;
 mod render;
 mod schema;
 
@@ -11,12 +16,22 @@ use jiti_core::discovery::Selection;
 use jiti_core::git::{self, BranchHints};
 use jiti_core::resolve::{Options, Project};
 
-use crate::cli::{Command, JitiArgs, ProjectArgs};
+use std::collections::BTreeMap;
+
+use jiti_core::cloud::{Aws, CallCounter, ConnectOptions, Target};
+use jiti_core::resolve::ResolvedApp;
+
+use crate::cli::{CloudArgs, Command, JitiArgs, ProjectArgs};
 
 pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Render(a) => render::exec(a),
         Command::Check(a) => check::exec(a),
+        Command::Deploy(a) => deploy::exec(a),
+        Command::Diff(a) => diff::exec(a),
+        Command::Envs(a) => envs::exec(a),
+        Command::Outputs(a) => outputs::exec(a),
+        Command::Destroy(a) => destroy::exec(a),
         Command::Schema => schema::exec(),
     }
 }
@@ -40,4 +55,44 @@ pub fn options(args: &ProjectArgs) -> anyhow::Result<Options> {
 
 pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Project> {
     Ok(Project::load(&options(args)?)?)
+}
+
+/// The async runtime of the commands that talk to AWS.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
+}
+
+/// AWS clients for every target of `apps`, counting their calls in `counter`.
+pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &CloudArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
+    let options = ConnectOptions {
+        endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
+        ..ConnectOptions::default()
+    };
+    let mut apis = BTreeMap::new();
+    for app in apps {
+        let target = jiti_core::deploy::target(app);
+        if !apis.contains_key(&target) {
+            let api = Aws::connect(&target, &options, counter).await;
+            apis.insert(target, api);
+        }
+    }
+    apis
+}
+
+/// `{"total": n, "by_operation": {...}}` for `--json` reports.
+pub fn calls_json(counter: &CallCounter) -> serde_json::Value {
+    serde_json::json!({"total": counter.total(), "by_operation": counter.snapshot()})
+}
+
+/// Asks on the terminal; `false` when stdin is not a terminal (so CI never hangs on a prompt).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

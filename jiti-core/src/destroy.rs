@@ -1,0 +1,89 @@
+//! Removing an environment: its stacks, dependents before what they depend on, never a protected
+//! environment unless asked twice, never a stack cargo-jiti did not make.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use crate::cloud::{Stack, StackApi, Target};
+use crate::deploy::{self, DeployError, DeployOptions, Observer, target};
+use crate::resolve::Project;
+use crate::tagging;
+
+/// One stack `destroy` would delete, or why it will not.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Item {
+    pub app: String,
+    pub environment: String,
+    pub stack_name: String,
+    pub protected: bool,
+    /// Current status; `None` when the stack does not exist.
+    pub status: Option<String>,
+    /// Why it is kept, when it is.
+    pub refused: Option<String>,
+}
+
+/// The stacks of environment `env` (the branch's when `None`) of the selected apps, dependents first.
+pub fn plan(project: &Project, env: Option<&str>, stacks: &HashMap<Target, HashMap<String, Stack>>, allow_protected: bool) -> Result<Vec<Item>, DeployError> {
+    let selected: HashSet<usize> = project.selected.iter().copied().collect();
+    let order: Vec<usize> = deploy::waves(project, &project.selected)?.into_iter().rev().flatten().filter(|i| selected.contains(i)).collect();
+    Ok(order
+        .into_iter()
+        .map(|i| {
+            let app = &project.apps[i];
+            let environment = env.map_or_else(|| app.environment.name.clone(), str::to_owned);
+            let stack_name = if env.is_some() { app.stack_name_in(&environment) } else { app.stack_name.clone() };
+            let protected = app.protected_envs.contains(&environment);
+            let stack = stacks.get(&target(app)).and_then(|s| s.get(&stack_name));
+            let refused = match stack {
+                None => None,
+                Some(s) if s.tags.get(tagging::KEY_APP) != Some(&app.name) => Some(format!("not made by cargo-jiti for `{}` (its `{}` tag says otherwise)", app.name, tagging::KEY_APP)),
+                Some(_) if protected && !allow_protected => Some(format!("`{environment}` is a protected environment: add --allow-protected to destroy it")),
+                Some(s) if s.in_progress() => Some(format!("an operation is in progress ({})", s.status)),
+                Some(_) => None,
+            };
+            Item { app: app.name.clone(), environment, stack_name, protected, status: stack.map(|s| s.status.clone()), refused }
+        })
+        .collect())
+}
+
+/// How deleting one stack ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deleted {
+    pub app: String,
+    pub stack_name: String,
+    pub deleted: bool,
+    pub error: Option<String>,
+    pub seconds: f64,
+}
+
+/// Deletes the planned stacks that exist and are not refused, one after another (a dependent must
+/// be gone before what it imports from can go), waiting for each with its events.
+pub async fn execute<A: StackApi>(project: &Project, items: &[Item], apis: &BTreeMap<Target, A>, options: &DeployOptions, observer: &dyn Observer) -> Vec<Deleted> {
+    let mut out = Vec::new();
+    for item in items.iter().filter(|i| i.status.is_some() && i.refused.is_none()) {
+        let start = Instant::now();
+        let Some(app) = project.app(&item.app) else { continue };
+        let Some(api) = apis.get(&target(app)) else { continue };
+        let stack = &item.stack_name;
+        let result: Result<(), String> = async {
+            if item.protected {
+                // moto answers UpdateTerminationProtection with a 500; a stack without protection deletes anyway.
+                if let Err(e) = api.set_termination_protection(stack, false).await {
+                    observer.note(&item.app, &format!("warning: could not lift termination protection: {e}"));
+                }
+            }
+            let mut seen: HashSet<String> = api.stack_events(stack).await.map_err(|e| e.to_string())?.into_iter().map(|e| e.id).collect();
+            observer.note(&item.app, &format!("deleting stack {stack}"));
+            api.delete_stack(stack).await.map_err(|e| e.to_string())?;
+            match deploy::wait(api, stack, &mut seen, start + options.timeout, options, observer, &item.app).await {
+                Ok(None) => Ok(()),
+                Ok(Some(s)) if s.status == "DELETE_COMPLETE" => Ok(()),
+                Ok(Some(s)) => Err(format!("stack {stack} ended in {}{}", s.status, s.status_reason.map(|r| format!(": {r}")).unwrap_or_default())),
+                Err(f) => Err(f.error),
+            }
+        }
+        .await;
+        out.push(Deleted { app: item.app.clone(), stack_name: stack.clone(), deleted: result.is_ok(), error: result.err(), seconds: start.elapsed().as_secs_f64() });
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! What a deploy would change, computed from templates and tags alone: resources added, modified
+//! or removed, and stack tags changed. (CloudFormation's change sets say more, replacements among
+//! it; this is what needs no change set, for `diff` and the direct deploy method.)
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::cloud::Change;
+use crate::deploy::KEY_EXPIRES_AT;
+
+/// Resource-level changes from `old` to `new` (canonical template values), in `new`'s order,
+/// removals last.
+pub fn resource_changes(old: Option<&Value>, new: &Value) -> Vec<Change> {
+    let empty = serde_json::Map::new();
+    let resources = |t: Option<&Value>| t.and_then(|t| t.get("Resources")).and_then(Value::as_object).cloned().unwrap_or_else(|| empty.clone());
+    let (before, after) = (resources(old), resources(Some(new)));
+    let kind = |r: &Value| r.get("Type").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut changes: Vec<Change> = after
+        .iter()
+        .filter_map(|(id, r)| {
+            let action = match before.get(id) {
+                None => "Add",
+                Some(b) if b != r => "Modify",
+                Some(_) => return None,
+            };
+            Some(Change { action: action.into(), logical_id: id.clone(), resource_type: kind(r), replacement: None })
+        })
+        .collect();
+    changes.extend(
+        before
+            .iter()
+            .filter(|(id, _)| !after.contains_key(*id))
+            .map(|(id, r)| Change { action: "Remove".into(), logical_id: id.clone(), resource_type: kind(r), replacement: None }),
+    );
+    changes
+}
+
+/// One stack tag that a deploy would add, change or remove.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TagChange {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// Stack tag changes, `jiti:expires-at` left out (it moves with the clock on every deploy).
+pub fn tag_changes(old: &BTreeMap<String, String>, new: &[(String, String)]) -> Vec<TagChange> {
+    let new: BTreeMap<&str, &str> = new.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut keys: Vec<&str> = old.keys().map(String::as_str).chain(new.keys().copied()).filter(|k| *k != KEY_EXPIRES_AT).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (o, n) = (old.get(k).map(String::as_str), new.get(k).copied());
+            (o != n).then(|| TagChange { key: k.to_owned(), old: o.map(str::to_owned), new: n.map(str::to_owned) })
+        })
+        .collect()
+}
+
+/// What deploying one app would change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppDiff {
+    pub app: String,
+    pub stack_name: String,
+    pub exists: bool,
+    /// The deployed template, canonical pretty JSON (`None` when the stack does not exist).
+    #[serde(skip)]
+    pub deployed: Option<String>,
+    /// The template a deploy would send.
+    #[serde(skip)]
+    pub proposed: String,
+    pub resources: Vec<Change>,
+    pub tags: Vec<TagChange>,
+}
+
+impl AppDiff {
+    pub fn differs(&self) -> bool {
+        self.deployed.as_deref() != Some(self.proposed.as_str()) || !self.tags.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
+}
+
+/// Diffs of the selected apps: one listing per target, then GetTemplate for each deployed app.
+pub async fn diff<A: crate::cloud::StackApi>(
+    project: &crate::resolve::Project,
+    apis: &BTreeMap<crate::cloud::Target, A>,
+    ttl: Option<std::time::Duration>,
+) -> Result<Vec<AppDiff>, DiffError> {
+    use crate::deploy::{listing, stack_tags, target};
+    let stacks = listing(apis).await?;
+    let stack_of = |app: &crate::resolve::ResolvedApp| stacks.get(&target(app)).and_then(|s| s.get(&app.stack_name));
+    let outputs: crate::render::DepOutputs = project.apps.iter().filter_map(|a| Some((a.name.clone(), stack_of(a)?.outputs.clone()))).collect();
+    let mut out = Vec::new();
+    for app in project.selected_apps() {
+        let rendered = crate::render::render_app_with(project, app, &outputs)?;
+        let proposed = rendered.template.to_json();
+        let current = stack_of(app);
+        let (deployed, old_value) = match (current, apis.get(&target(app))) {
+            (Some(_), Some(api)) => {
+                let body = api.get_template(&app.stack_name).await?;
+                // Stacks made elsewhere may hold YAML; compare in the same canonical form.
+                match crate::template::Template::parse(&body) {
+                    Ok(t) => (Some(t.to_json()), Some(t.value)),
+                    Err(_) => (Some(body), None),
+                }
+            }
+            _ => (None, None),
+        };
+        let wanted = stack_tags(project, app, &rendered.template.hash(), ttl, std::time::SystemTime::now());
+        out.push(AppDiff {
+            app: app.name.clone(),
+            stack_name: app.stack_name.clone(),
+            exists: current.is_some(),
+            resources: resource_changes(old_value.as_ref(), &rendered.template.value),
+            tags: current.map(|s| tag_changes(&s.tags, &wanted)).unwrap_or_default(),
+            deployed,
+            proposed,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn resources_added_modified_removed() {
+        let old = json!({"Resources": {"A": {"Type": "AWS::SQS::Queue"}, "B": {"Type": "AWS::SNS::Topic"}, "C": {"Type": "AWS::S3::Bucket"}}});
+        let new = json!({"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"DelaySeconds": 5}}, "C": {"Type": "AWS::S3::Bucket"}, "D": {"Type": "AWS::Logs::LogGroup"}}});
+        let got: Vec<_> = resource_changes(Some(&old), &new).into_iter().map(|c| (c.action, c.logical_id)).collect();
+        assert_eq!(got, [("Modify".to_owned(), "A".to_owned()), ("Add".into(), "D".into()), ("Remove".into(), "B".into())]);
+        assert_eq!(resource_changes(None, &new).len(), 3);
+    }
+
+    #[test]
+    fn tags_changed_except_expiry() {
+        let old = BTreeMap::from([("jiti:commit".to_owned(), "a".to_owned()), ("team".into(), "x".into()), (KEY_EXPIRES_AT.into(), "2026".into())]);
+        let new = vec![("jiti:commit".to_owned(), "b".to_owned()), ("team".into(), "x".into()), ("owner".into(), "me".into()), (KEY_EXPIRES_AT.into(), "2027".into())];
+        let got = tag_changes(&old, &new);
+        assert_eq!(got, vec![
+            TagChange { key: "jiti:commit".into(), old: Some("a".into()), new: Some("b".into()) },
+            TagChange { key: "owner".into(), old: None, new: Some("me".into()) },
+        ]);
+    }
+}

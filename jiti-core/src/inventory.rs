@@ -1,0 +1,74 @@
+//! The environments of the workspace's apps, as the account's stacks and their tags tell them.
+
+use std::time::SystemTime;
+
+use crate::cloud::Stack;
+use crate::deploy::KEY_EXPIRES_AT;
+use crate::git::Branches;
+use crate::resolve::Project;
+use crate::tagging::{self, KEY_APP, KEY_BRANCH, KEY_COMMIT, KEY_ENV, KEY_VERSION};
+
+/// Where an environment's branch still exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BranchPresence {
+    Local,
+    Remote,
+    LocalAndRemote,
+    /// Neither a local nor a remote-tracking branch of that name.
+    Gone,
+}
+
+/// One environment stack of one app.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvStack {
+    pub app: String,
+    pub environment: String,
+    pub branch: String,
+    pub protected: bool,
+    pub stack_name: String,
+    pub status: String,
+    pub version: String,
+    pub commit: String,
+    #[serde(serialize_with = "crate::cloud::serialize_time")]
+    pub updated: Option<SystemTime>,
+    #[serde(serialize_with = "crate::cloud::serialize_time")]
+    pub expires_at: Option<SystemTime>,
+    pub branch_presence: BranchPresence,
+}
+
+/// The stacks made by cargo-jiti for apps of `project` (any branch), newest first per app.
+pub fn environments(project: &Project, stacks: &[Stack], branches: &Branches) -> Vec<EnvStack> {
+    let sanitized = |set: &std::collections::HashSet<String>| set.iter().map(|b| tagging::sanitize_value(b)).collect::<std::collections::HashSet<_>>();
+    let (local, remote) = (sanitized(&branches.local), sanitized(&branches.remote));
+    let mut rows: Vec<EnvStack> = stacks
+        .iter()
+        .filter(|s| s.tags.get(tagging::KEY_MANAGED_BY).map(String::as_str) == Some(tagging::MANAGED_BY))
+        .filter_map(|s| {
+            let app = project.app(s.tags.get(KEY_APP)?)?;
+            let tag = |k: &str| s.tags.get(k).cloned().unwrap_or_default();
+            let (branch, environment) = (tag(KEY_BRANCH), tag(KEY_ENV));
+            let branch_presence = match (local.contains(&branch), remote.contains(&branch)) {
+                (true, true) => BranchPresence::LocalAndRemote,
+                (true, false) => BranchPresence::Local,
+                (false, true) => BranchPresence::Remote,
+                (false, false) => BranchPresence::Gone,
+            };
+            Some(EnvStack {
+                app: app.name.clone(),
+                protected: app.protected_envs.contains(&environment),
+                environment,
+                branch,
+                stack_name: s.name.clone(),
+                status: s.status.clone(),
+                version: tag(KEY_VERSION),
+                commit: tag(KEY_COMMIT),
+                updated: s.last_change(),
+                expires_at: s.tags.get(KEY_EXPIRES_AT).and_then(|t| humantime::parse_rfc3339(t).ok()),
+                branch_presence,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.app, b.updated).cmp(&(&b.app, a.updated)));
+    rows
+}
