@@ -42,7 +42,7 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { endpoint_url: None, max_attempts: 8, operation_timeout: Duration::from_secs(120) }
+        ConnectOptions { endpoint_url: None, max_attempts: 5, operation_timeout: Duration::from_secs(120) }
     }
 }
 
@@ -575,10 +575,14 @@ impl StackApi for Aws {
     }
 
     async fn set_termination_protection(&self, stack: &str, enabled: bool) -> Result<(), CloudError> {
+        // Callers treat a failure as a warning, so retrying long (moto answers 500) is not worth it.
+        let few_retries = aws_sdk_cloudformation::config::Builder::default().retry_config(RetryConfig::adaptive().with_max_attempts(2));
         self.cfn
             .update_termination_protection()
             .stack_name(stack)
             .enable_termination_protection(enabled)
+            .customize()
+            .config_override(few_retries)
             .send()
             .await
             .map_err(|e| self.error("CloudFormation.UpdateTerminationProtection", e))?;

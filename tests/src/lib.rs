@@ -188,7 +188,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn new(out: Output) -> Run {
+    pub fn new(out: Output) -> Run {
         Run {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -205,5 +205,76 @@ impl Run {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A moto server on a free loopback port, one per test process, stopped when the process exits.
+pub struct Moto {
+    pub endpoint: String,
+}
+
+/// The test process's emulator, started on first use.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let server = venv_tool("moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        // Statics are never dropped, so a watchdog ends the server when this process is gone.
+        let script = format!(
+            "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null",
+            server.display(),
+            std::process::id()
+        );
+        Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto_server did not start on port {port} within 30 s");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Moto { endpoint }
+    })
+}
+
+impl Moto {
+    /// `cargo-jiti jiti <args>` in `dir` against this emulator, with test credentials.
+    pub fn jiti(&self, dir: &Path, args: &[&str]) -> Run {
+        self.jiti_env(dir, args, &[])
+    }
+
+    pub fn jiti_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = jiti_command(dir);
+        cmd.args(args)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::new(cmd.output().expect("run cargo-jiti"))
+    }
+
+    /// Runs a boto3 snippet against the emulator (`c(service)` makes a client); returns its JSON output.
+    pub fn boto3(&self, code: &str) -> serde_json::Value {
+        let program = format!(
+            "import boto3, json, sys\ndef c(s): return boto3.client(s, endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}",
+            self.endpoint
+        );
+        let out = Command::new(venv_tool("python")).args(["-c", &program]).output().expect("run python");
+        assert!(out.status.success(), "boto3 snippet failed: {}\n{code}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("boto3 snippet printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Tags of every resource carrying `jiti:env = env`, by ARN (the Resource Groups Tagging API).
+    pub fn tagged_resources(&self, env: &str) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+        let value = self.boto3(&format!(
+            "p = c('resourcegroupstaggingapi').get_paginator('get_resources')\nout = {{}}\nfor page in p.paginate(TagFilters=[{{'Key': 'jiti:env', 'Values': [{env:?}]}}]):\n    for r in page['ResourceTagMappingList']:\n        out[r['ResourceARN']] = {{t['Key']: t['Value'] for t in r['Tags']}}\nprint(json.dumps(out))"
+        ));
+        serde_json::from_value(value).expect("a map of tags")
     }
 }
