@@ -500,3 +500,246 @@ pub(crate) async fn wait<A: StackApi>(
         interval = (interval * 2).min(Duration::from_secs(5));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What moto cannot show (per-resource events, CREATE_FAILED, ROLLBACK_COMPLETE, a stack that
+    //! never settles), through a fake [`StackApi`] answering as the CloudFormation API reference
+    //! documents.
+
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::environment::Environment;
+    use crate::git::{BranchSource, GitContext};
+    use crate::resolve::ResolvedApp;
+
+    #[derive(Default)]
+    struct Fake {
+        /// Statuses DescribeStacks reports, one per call; the last one repeats. `None`: no stack.
+        statuses: Mutex<VecDeque<Option<&'static str>>>,
+        tags: BTreeMap<String, String>,
+        events: Vec<StackEvent>,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Fake {
+        fn new(statuses: &[Option<&'static str>], events: Vec<StackEvent>) -> Fake {
+            let tags = BTreeMap::from([(tagging::KEY_APP.to_owned(), "queue".to_owned())]);
+            Fake { statuses: Mutex::new(statuses.iter().copied().collect()), tags, events, calls: Mutex::default() }
+        }
+        fn call(&self, name: &'static str) {
+            self.calls.lock().unwrap().push(name);
+        }
+        fn calls(&self) -> Vec<&'static str> {
+            self.calls.lock().unwrap().clone()
+        }
+        fn stack(&self, status: &str) -> Stack {
+            Stack { name: "queue-feature-x".into(), status: status.into(), tags: self.tags.clone(), ..Stack::default() }
+        }
+    }
+
+    impl StackApi for Fake {
+        async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError> {
+            self.call("ListStacks");
+            Ok(Vec::new())
+        }
+        async fn describe_stack(&self, _: &str) -> Result<Option<Stack>, CloudError> {
+            self.call("DescribeStacks");
+            let mut q = self.statuses.lock().unwrap();
+            let status = if q.len() > 1 { q.pop_front().flatten() } else { q.front().copied().flatten() };
+            Ok(status.map(|s| self.stack(s)))
+        }
+        async fn create_change_set(&self, _: &ChangeSetRequest) -> Result<String, CloudError> {
+            self.call("CreateChangeSet");
+            Ok("cs-1".into())
+        }
+        async fn change_set(&self, _: &str, _: &str) -> Result<Option<ChangeSetOutcome>, CloudError> {
+            self.call("DescribeChangeSet");
+            Ok(Some(ChangeSetOutcome::Ready(vec![Change { action: "Add".into(), logical_id: "Queue".into(), resource_type: "AWS::SQS::Queue".into(), replacement: None }])))
+        }
+        async fn execute_change_set(&self, _: &str, _: &str) -> Result<(), CloudError> {
+            self.call("ExecuteChangeSet");
+            Ok(())
+        }
+        async fn create_stack(&self, _: &ChangeSetRequest) -> Result<(), CloudError> {
+            self.call("CreateStack");
+            Ok(())
+        }
+        async fn update_stack(&self, _: &ChangeSetRequest) -> Result<(), CloudError> {
+            self.call("UpdateStack");
+            Ok(())
+        }
+        async fn delete_change_set(&self, _: &str, _: &str) -> Result<(), CloudError> {
+            self.call("DeleteChangeSet");
+            Ok(())
+        }
+        async fn stack_events(&self, _: &str) -> Result<Vec<StackEvent>, CloudError> {
+            self.call("DescribeStackEvents");
+            // Newest first, as the API returns them; all of them appear once the stack moved on.
+            let started = self.calls().iter().any(|c| *c == "ExecuteChangeSet");
+            Ok(if started { self.events.iter().rev().cloned().collect() } else { Vec::new() })
+        }
+        async fn get_template(&self, _: &str) -> Result<String, CloudError> {
+            self.call("GetTemplate");
+            Ok("{}".into())
+        }
+        async fn delete_stack(&self, _: &str) -> Result<(), CloudError> {
+            self.call("DeleteStack");
+            Ok(())
+        }
+        async fn set_termination_protection(&self, _: &str, _: bool) -> Result<(), CloudError> {
+            self.call("UpdateTerminationProtection");
+            Ok(())
+        }
+        async fn upload_template(&self, _: &str, _: &str) -> Result<String, CloudError> {
+            self.call("PutObject");
+            Ok("https://bucket.s3.amazonaws.com/key".into())
+        }
+    }
+
+    #[derive(Default)]
+    struct Log(Mutex<Vec<String>>);
+
+    impl Observer for Log {
+        fn note(&self, app: &str, message: &str) {
+            self.0.lock().unwrap().push(format!("{app}: {message}"));
+        }
+        fn change_set(&self, _: &str, _: &str, changes: &[Change]) {
+            self.0.lock().unwrap().push(format!("{} changes", changes.len()));
+        }
+        fn event(&self, _: &str, _: &str, e: &StackEvent) {
+            self.0.lock().unwrap().push(format!("event {} {}", e.status, e.logical_id));
+        }
+    }
+
+    fn event(n: u32, logical_id: &str, status: &str, reason: Option<&str>) -> StackEvent {
+        StackEvent { id: format!("e{n}"), timestamp: None, logical_id: logical_id.into(), resource_type: "AWS::SQS::Queue".into(), status: status.into(), reason: reason.map(str::to_owned) }
+    }
+
+    /// A one-app project in a temporary folder (no cargo, no git needed).
+    fn project(dir: &std::path::Path) -> Project {
+        let infra = dir.join("infra");
+        std::fs::create_dir_all(&infra).unwrap();
+        std::fs::write(infra.join("stack.yaml"), "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n").unwrap();
+        let git = GitContext { root: dir.to_owned(), branch: "feature/x".into(), branch_source: BranchSource::Flag, commit: "a".repeat(40), short_commit: "aaaaaaa".into(), dirty: false };
+        let app = ResolvedApp {
+            name: "queue".into(),
+            package: "queue".into(),
+            version: "1.0.0".into(),
+            package_dir: dir.to_owned(),
+            infra_dir: infra,
+            config_path: dir.join("infra/jiti.toml"),
+            template: "stack.yaml".into(),
+            environment: Environment { name: "feature-x".into(), branch: "feature/x".into(), protected: false },
+            stack_name: "queue-feature-x".into(),
+            stack_prefix: String::new(),
+            protected_envs: vec!["production".into()],
+            region: "us-east-1".into(),
+            profile: None,
+            params: Default::default(),
+            user_tags: Vec::new(),
+            depends_on: Vec::new(),
+            keep_retained: false,
+            ttl: None,
+        };
+        Project { workspace_root: dir.to_owned(), target_dir: dir.join("target"), git, apps: vec![app], selected: vec![0] }
+    }
+
+    fn options(timeout_ms: u64) -> DeployOptions {
+        DeployOptions { timeout: Duration::from_millis(timeout_ms), poll: Duration::from_millis(1), ..DeployOptions::default() }
+    }
+
+    fn run_one(fake: &Fake, current: Option<Stack>, timeout_ms: u64) -> (Outcome, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path());
+        let log = Log::default();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let result = runtime.block_on(deploy_one(&project, &project.apps[0], fake, current, &DepOutputs::new(), &options(timeout_ms), &log));
+        (result.outcome, log.0.into_inner().unwrap())
+    }
+
+    #[test]
+    fn a_failed_create_reports_every_failed_event_with_its_reason() {
+        let events = vec![
+            event(1, "queue-feature-x", "CREATE_IN_PROGRESS", Some("User Initiated")),
+            event(2, "Queue", "CREATE_FAILED", Some("Resource handler returned message: \"Invalid value for DelaySeconds\"")),
+            event(3, "queue-feature-x", "ROLLBACK_IN_PROGRESS", Some("The following resource(s) failed to create: [Queue].")),
+            event(4, "queue-feature-x", "ROLLBACK_COMPLETE", None),
+        ];
+        let fake = Fake::new(&[Some("CREATE_IN_PROGRESS"), Some("ROLLBACK_COMPLETE")], events);
+        let (outcome, log) = run_one(&fake, None, 5_000);
+        let Outcome::Failed { error, failed_events } = outcome else { panic!("expected a failure, got {outcome:?}") };
+        assert!(error.contains("ended in ROLLBACK_COMPLETE"), "{error}");
+        assert_eq!(failed_events.len(), 1);
+        assert_eq!(failed_events[0].logical_id, "Queue");
+        assert!(failed_events[0].reason.as_deref().unwrap_or_default().contains("Invalid value for DelaySeconds"));
+        // Events are shown oldest first, each once.
+        let shown: Vec<_> = log.iter().filter(|l| l.starts_with("event")).cloned().collect();
+        assert_eq!(shown, ["event CREATE_IN_PROGRESS queue-feature-x", "event CREATE_FAILED Queue", "event ROLLBACK_IN_PROGRESS queue-feature-x", "event ROLLBACK_COMPLETE queue-feature-x"]);
+    }
+
+    #[test]
+    fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
+        // DescribeStacks: gone after the delete, then CREATE_COMPLETE after the new change set runs.
+        let fake = Fake::new(&[None, Some("CREATE_COMPLETE")], Vec::new());
+        let existing = fake.stack("ROLLBACK_COMPLETE");
+        let (outcome, log) = run_one(&fake, Some(existing), 5_000);
+        assert!(matches!(outcome, Outcome::Created { .. }), "{outcome:?}");
+        assert!(log.iter().any(|l| l.contains("ROLLBACK_COMPLETE after a failed first create: deleting it")), "{log:?}");
+        let calls = fake.calls();
+        let delete = calls.iter().position(|c| *c == "DeleteStack").expect("the stack was deleted");
+        let create = calls.iter().position(|c| *c == "CreateChangeSet").expect("then created");
+        assert!(delete < create, "{calls:?}");
+    }
+
+    #[test]
+    fn a_busy_stack_is_waited_for_before_anything_starts() {
+        let fake = Fake::new(&[Some("UPDATE_IN_PROGRESS"), Some("UPDATE_IN_PROGRESS"), Some("UPDATE_COMPLETE")], Vec::new());
+        let existing = fake.stack("UPDATE_IN_PROGRESS");
+        let (outcome, log) = run_one(&fake, Some(existing), 5_000);
+        assert!(matches!(outcome, Outcome::Updated { .. }), "{outcome:?}");
+        assert!(log.iter().any(|l| l.contains("is busy (UPDATE_IN_PROGRESS): waiting")), "{log:?}");
+        let calls = fake.calls();
+        assert!(calls.iter().take_while(|c| **c != "CreateChangeSet").filter(|c| **c == "DescribeStacks").count() >= 2, "{calls:?}");
+    }
+
+    #[test]
+    fn a_stack_that_never_settles_ends_in_a_timeout_that_says_what_to_do() {
+        let fake = Fake::new(&[Some("CREATE_IN_PROGRESS")], Vec::new());
+        let (outcome, _) = run_one(&fake, None, 50);
+        let Outcome::Failed { error, .. } = outcome else { panic!("expected a timeout, got {outcome:?}") };
+        assert!(error.contains("timed out after") && error.contains("CREATE_IN_PROGRESS") && error.contains("goes on in CloudFormation"), "{error}");
+    }
+
+    #[test]
+    fn a_stack_of_another_app_is_refused() {
+        let mut fake = Fake::new(&[Some("CREATE_COMPLETE")], Vec::new());
+        fake.tags.insert(tagging::KEY_APP.into(), "billing".into());
+        let existing = fake.stack("CREATE_COMPLETE");
+        let (outcome, _) = run_one(&fake, Some(existing), 5_000);
+        assert!(matches!(&outcome, Outcome::Failed { error, .. } if error.contains("belongs to app `billing`")), "{outcome:?}");
+        assert!(!fake.calls().contains(&"CreateChangeSet"));
+    }
+
+    #[test]
+    fn stack_tags_and_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = project(dir.path());
+        project.apps[0].ttl = Some(Duration::from_secs(3600));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let tags = stack_tags(&project, &project.apps[0], "abc", None, now);
+        assert!(tags.contains(&(KEY_EXPIRES_AT.to_owned(), "2027-01-15T09:00:00Z".to_owned())), "{tags:?}");
+        assert!(tags.contains(&(KEY_TEMPLATE_HASH.to_owned(), "abc".to_owned())));
+        let mut stack = Stack { status: "UPDATE_COMPLETE".into(), tags: tags.iter().cloned().collect(), ..Stack::default() };
+        // A later expiry alone does not make a deploy necessary.
+        stack.tags.insert(KEY_EXPIRES_AT.into(), "2027-01-16T00:00:00Z".into());
+        assert!(up_to_date(&stack, &tags));
+        stack.tags.insert(KEY_TEMPLATE_HASH.into(), "old".into());
+        assert!(!up_to_date(&stack, &tags));
+        // Protected environments never expire.
+        project.apps[0].environment.protected = true;
+        assert!(!stack_tags(&project, &project.apps[0], "abc", Some(Duration::from_secs(60)), now).iter().any(|(k, _)| k == KEY_EXPIRES_AT));
+    }
+}
