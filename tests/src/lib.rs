@@ -278,3 +278,95 @@ impl Moto {
         serde_json::from_value(value).expect("a map of tags")
     }
 }
+
+/// A loopback HTTP proxy in front of the emulator that answers every `every`-th CloudFormation
+/// request with a `Throttling` error, as CloudFormation does when a caller goes too fast.
+pub struct ThrottlingProxy {
+    pub endpoint: String,
+    throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ThrottlingProxy {
+    pub fn start(upstream: &str, every: usize) -> ThrottlingProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let throttled = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = throttled.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (upstream, seen, counter) = (upstream.clone(), seen.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let _ = proxy_one(client, &upstream, |is_query| {
+                        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                        let throttle = is_query && n % every == 0;
+                        if throttle {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        throttle
+                    });
+                });
+            }
+        });
+        ThrottlingProxy { endpoint, throttled }
+    }
+
+    /// Requests answered with `Throttling` so far.
+    pub fn throttled(&self) -> usize {
+        self.throttled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One request: read it, throttle it or pass it on (one request per connection, then close).
+fn proxy_one(mut client: std::net::TcpStream, upstream: &str, throttle: impl FnOnce(bool) -> bool) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    // CloudFormation and STS speak the query protocol: `Action=...` in a form body.
+    let is_query = String::from_utf8_lossy(&buf[head_end..]).contains("Action=");
+    if throttle(is_query) {
+        let body = "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>jiti-test</RequestId></ErrorResponse>";
+        write!(client, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+        return Ok(());
+    }
+    let head = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .trim_end()
+        .to_owned()
+        + "\r\nConnection: close\r\n\r\n";
+    let mut server = std::net::TcpStream::connect(upstream)?;
+    server.write_all(head.as_bytes())?;
+    server.write_all(&buf[head_end..])?;
+    let mut response = Vec::new();
+    server.read_to_end(&mut response)?;
+    client.write_all(&response)?;
+    Ok(())
+}

@@ -236,3 +236,21 @@ fn a_large_template_goes_through_the_artifacts_bucket() {
     assert_eq!(bucket["block"]["BlockPublicAcls"], true);
     assert_eq!(bucket["sse"], "AES256");
 }
+
+#[test]
+fn a_throttling_api_still_deploys() {
+    let repo = shop_on("feature/throttled");
+    let moto = moto();
+    let proxy = jiti_tests::ThrottlingProxy::start(&moto.endpoint, 3);
+    let through_proxy = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
+    let report = moto.jiti_env(repo.path(), &["deploy", "--method", "direct", "--json"], &through_proxy).expect(0).json();
+    assert_eq!(results(&report), [("billing".to_owned(), "created".to_owned()), ("orders-api".into(), "created".into())]);
+    let report = moto.jiti_env(repo.path(), &["deploy", "-p", "billing", "--json"], &through_proxy).expect(0).json();
+    assert_eq!(report["apps"][0]["result"], "up-to-date");
+    let envs = moto.jiti_env(repo.path(), &["envs", "--json"], &through_proxy).expect(0).json();
+    assert!(envs["environments"].as_array().is_some_and(|e| e.iter().any(|r| r["branch"] == "feature/throttled")));
+    assert!(proxy.throttled() >= 3, "the proxy throttled only {} requests", proxy.throttled());
+    // The same outcome as without throttling: the stacks are there.
+    let direct = moto.jiti(repo.path(), &["deploy", "--json"]).expect(0).json();
+    assert_eq!(results(&direct), [("billing".to_owned(), "up-to-date".to_owned()), ("orders-api".into(), "up-to-date".into())]);
+}
