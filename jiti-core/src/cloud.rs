@@ -23,7 +23,7 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types as cfn;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_sdk_cloudformation::config::ConfigBag;
@@ -212,6 +212,8 @@ pub enum ErrorKind {
 pub struct CloudError {
     pub operation: &'static str,
     pub kind: ErrorKind,
+    /// HTTP status of the service's answer, when there was one.
+    pub status: Option<u16>,
     pub code: Option<String>,
     pub message: String,
     pub endpoint: Option<String>,
@@ -248,8 +250,15 @@ impl CloudError {
         self.message.contains("No updates are to be performed") || self.message.contains("didn't contain changes")
     }
 
+    /// Whether CloudFormation may have started the operation despite the error: a server error or
+    /// a timeout leaves it unknown, and the SDK's retry of a create that did start answers
+    /// `AlreadyExistsException`.
+    pub fn may_have_started(&self) -> bool {
+        self.kind == ErrorKind::Timeout || self.status.is_some_and(|s| s >= 500) || self.code.as_deref() == Some("AlreadyExistsException")
+    }
+
     pub fn other(operation: &'static str, message: impl Into<String>) -> CloudError {
-        CloudError { operation, kind: ErrorKind::Other, code: None, message: message.into(), endpoint: None }
+        CloudError { operation, kind: ErrorKind::Other, status: None, code: None, message: message.into(), endpoint: None }
     }
 }
 
@@ -314,10 +323,9 @@ impl Aws {
         Aws { cfn, s3, sts, region: target.region.clone(), endpoint: options.endpoint_url.clone(), artifacts: Default::default() }
     }
 
-    fn error<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> CloudError
+    fn error<E>(&self, operation: &'static str, e: SdkError<E, HttpResponse>) -> CloudError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
     {
         let kind = match &e {
             SdkError::ServiceError(_) => ErrorKind::Service,
@@ -333,7 +341,8 @@ impl Aws {
             (ErrorKind::Service, Some(m)) => m.to_owned(),
             _ => chain,
         };
-        CloudError { operation, kind, code, message, endpoint: self.endpoint.clone() }
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        CloudError { operation, kind, status, code, message, endpoint: self.endpoint.clone() }
     }
 
     /// `cargo-jiti-artifacts-<account>-<region>`, created on first use: tagged, encrypted, private.

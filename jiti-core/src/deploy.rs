@@ -382,16 +382,23 @@ async fn run<A: StackApi>(
         true => HashSet::new(),
         false => api.stack_events(stack).await?.into_iter().map(|e| e.id).collect(),
     };
-    match (&change_set, creating) {
-        (Some(id), _) => api.execute_change_set(stack, id).await?,
-        (None, true) => api.create_stack(&request).await?,
-        (None, false) => match api.update_stack(&request).await {
-            Err(e) if e.is_no_updates() => {
-                observer.note(name, "no changes");
-                return Ok((Outcome::NoChanges, previous_outputs));
-            }
-            other => other?,
+    let started = match (&change_set, creating) {
+        (Some(id), _) => api.execute_change_set(stack, id).await,
+        (None, true) => api.create_stack(&request).await,
+        (None, false) => api.update_stack(&request).await,
+    };
+    match started {
+        Ok(()) => {}
+        Err(e) if e.is_no_updates() => {
+            observer.note(name, "no changes");
+            return Ok((Outcome::NoChanges, previous_outputs));
+        }
+        // Whether the operation started is unknown: look, and follow it if it did.
+        Err(e) if e.may_have_started() => match api.describe_stack(stack).await? {
+            Some(s) if s.in_progress() => observer.note(name, &format!("{e}; but CloudFormation is working on the stack ({}): following it", s.status)),
+            _ => return Err(e.into()),
         },
+        Err(e) => return Err(e.into()),
     }
     let done = wait(api, stack, &mut seen, deadline, options, observer, name).await?.ok_or_else(|| fail(format!("stack {stack} disappeared while deploying")))?;
     if !matches!(done.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE") {

@@ -216,7 +216,13 @@ pub struct Moto {
 /// The test process's emulator, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
+    MOTO.get_or_init(Moto::start)
+}
+
+impl Moto {
+    /// A server of its own, for a test that leaves the emulator in a state others must not see
+    /// (a stack stuck in progress). It too stops when the test process exits.
+    pub fn start() -> Moto {
         let server = venv_tool("moto_server");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         // Statics are never dropped, so a watchdog ends the server when this process is gone.
@@ -233,10 +239,8 @@ pub fn moto() -> &'static Moto {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         Moto { endpoint }
-    })
-}
+    }
 
-impl Moto {
     /// `cargo-jiti jiti <args>` in `dir` against this emulator, with test credentials.
     pub fn jiti(&self, dir: &Path, args: &[&str]) -> Run {
         self.jiti_env(dir, args, &[])

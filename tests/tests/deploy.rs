@@ -254,3 +254,26 @@ fn a_throttling_api_still_deploys() {
     let direct = moto.jiti(repo.path(), &["deploy", "--json"]).expect(0).json();
     assert_eq!(results(&direct), [("billing".to_owned(), "up-to-date".to_owned()), ("orders-api".into(), "up-to-date".into())]);
 }
+
+#[test]
+fn a_stack_that_never_leaves_create_in_progress_ends_in_a_clear_timeout() {
+    // moto fails to create an SSM parameter with tags: CreateStack answers 500, the SDK's retry
+    // answers AlreadyExists, and the stack stays CREATE_IN_PROGRESS for ever.
+    let repo = shop_on("feature/stuck");
+    repo.write("billing/infra/stack.yaml", "Resources:\n  Param:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Type: String\n      Value: x\n");
+    let moto = jiti_tests::Moto::start();
+    let start = std::time::Instant::now();
+    let run = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--timeout", "3s"]).expect(2);
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "the timeout was not honoured: {:?}", start.elapsed());
+    assert!(run.stderr.contains("CloudFormation is working on the stack (CREATE_IN_PROGRESS): following it"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("timed out after 3s waiting for stack billing-feature-stuck-")
+            && run.stdout.contains("(CREATE_IN_PROGRESS); the operation goes on in CloudFormation: follow it with `aws cloudformation describe-stack-events"),
+        "{}",
+        run.stdout
+    );
+    // The next deploy does not start a second operation on the busy stack: it waits for it.
+    let again = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--timeout", "2s", "--json"]).expect(2);
+    assert!(again.stderr.contains("is busy (CREATE_IN_PROGRESS): waiting for that operation to finish"), "{}", again.stderr);
+    assert_eq!(again.json()["api_calls"]["by_operation"]["CloudFormation.CreateStack"], serde_json::Value::Null);
+}
