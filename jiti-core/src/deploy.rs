@@ -585,7 +585,7 @@ mod tests {
         async fn stack_events(&self, _: &str) -> Result<Vec<StackEvent>, CloudError> {
             self.call("DescribeStackEvents");
             // Newest first, as the API returns them; all of them appear once the stack moved on.
-            let started = self.calls().iter().any(|c| *c == "ExecuteChangeSet");
+            let started = self.calls().contains(&"ExecuteChangeSet");
             Ok(if started { self.events.iter().rev().cloned().collect() } else { Vec::new() })
         }
         async fn get_template(&self, _: &str) -> Result<String, CloudError> {

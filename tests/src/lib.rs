@@ -211,6 +211,8 @@ impl Run {
 /// A moto server on a free loopback port, one per test process, stopped when the process exits.
 pub struct Moto {
     pub endpoint: String,
+    /// The watchdog shell that owns the server (kept so the child is not left unowned).
+    _watchdog: std::process::Child,
 }
 
 /// The test process's emulator, started on first use.
@@ -231,14 +233,14 @@ impl Moto {
             server.display(),
             std::process::id()
         );
-        Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().expect("start moto_server");
+        let watchdog = Command::new("sh").args(["-c", &script]).stdin(std::process::Stdio::null()).spawn().expect("start moto_server");
         let endpoint = format!("http://127.0.0.1:{port}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(std::time::Instant::now() < deadline, "moto_server did not start on port {port} within 30 s");
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Moto { endpoint }
+        Moto { endpoint, _watchdog: watchdog }
     }
 
     /// `cargo-jiti jiti <args>` in `dir` against this emulator, with test credentials.

@@ -144,6 +144,9 @@ fn outputs_as_table_json_and_env_lines() {
     let moto = moto();
     moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0);
     let json = moto.jiti(repo.path(), &["outputs", "-p", "billing", "--format", "json"]).expect(0).json();
+    let report = moto.jiti(repo.path(), &["outputs", "-p", "billing", "--json"]).expect(0).json();
+    assert_eq!(report["outputs"], json);
+    assert_eq!(report["api_calls"]["total"], 1);
     assert!(json["QueueUrl"].as_str().is_some_and(|u| u.contains("InvoiceQueue")), "{json}");
     let env = moto.jiti(repo.path(), &["outputs", "-p", "billing", "--format", "env"]).expect(0);
     assert!(env.stdout.lines().any(|l| l.starts_with("QUEUEURL=https://")), "{}", env.stdout);
@@ -275,5 +278,19 @@ fn a_stack_that_never_leaves_create_in_progress_ends_in_a_clear_timeout() {
     // The next deploy does not start a second operation on the busy stack: it waits for it.
     let again = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--timeout", "2s", "--json"]).expect(2);
     assert!(again.stderr.contains("is busy (CREATE_IN_PROGRESS): waiting for that operation to finish"), "{}", again.stderr);
-    assert_eq!(again.json()["api_calls"]["by_operation"]["CloudFormation.CreateStack"], serde_json::Value::Null);
+    assert_eq!(again.json()["api_calls"]["by_operation"]["CloudFormation.CreateStack"], Value::Null);
+}
+
+#[test]
+fn a_failed_app_skips_what_depends_on_it() {
+    let repo = shop_on("feature/dependency-fails");
+    let moto = moto();
+    let template = repo.read("billing/infra/stack.yaml").replace("{{ params.visibility_timeout }}", "{{ params.no_such_param }}");
+    repo.write("billing/infra/stack.yaml", &template);
+    let report = moto.jiti(repo.path(), &["deploy", "--method", "direct", "--json"]).expect(2).json();
+    assert_eq!(results(&report), [("billing".to_owned(), "failed".to_owned()), ("orders-api".into(), "skipped".into())]);
+    assert!(report["apps"][0]["error"].as_str().is_some_and(|e| e.contains("no_such_param")), "{report:#}");
+    assert_eq!(report["apps"][1]["reason"], "dependency `billing` did not deploy");
+    let outputs = moto.jiti(repo.path(), &["outputs", "-p", "orders-api", "--json"]).expect(2);
+    assert!(outputs.stderr.contains("does not exist"), "nothing of orders-api was deployed: {}", outputs.stderr);
 }

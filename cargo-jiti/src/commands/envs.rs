@@ -33,7 +33,7 @@ pub fn exec(args: EnvsArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "no environment of {} is deployed", selected.join(", "))?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "{DIM}{:<14} {:<32} {:<28} {:<20} {:<9} {:<8} {:<12} {:<11} {}{DIM:#}", "APP", "ENVIRONMENT", "BRANCH", "STATUS", "VERSION", "COMMIT", "UPDATED", "EXPIRES", "BRANCH IS")?;
+    writeln!(out, "{DIM}{:<14} {:<32} {:<28} {:<20} {:<9} {:<8} {:<12} {:<11} BRANCH IS{DIM:#}", "APP", "ENVIRONMENT", "BRANCH", "STATUS", "VERSION", "COMMIT", "UPDATED", "EXPIRES")?;
     let now = SystemTime::now();
     for r in &rows {
         let env = if r.protected { format!("{} (protected)", r.environment) } else { r.environment.clone() };

@@ -71,9 +71,9 @@ pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: 
     let mut apis = BTreeMap::new();
     for app in apps {
         let target = jiti_core::deploy::target(app);
-        if !apis.contains_key(&target) {
-            let api = Aws::connect(&target, &options, counter).await;
-            apis.insert(target, api);
+        if let std::collections::btree_map::Entry::Vacant(slot) = apis.entry(target) {
+            let api = Aws::connect(slot.key(), &options, counter).await;
+            slot.insert(api);
         }
     }
     apis
@@ -90,8 +90,9 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))

@@ -27,7 +27,8 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
         bail!("stack {stack_name} does not exist: deploy it with `cargo jiti deploy -p {}`", app.name);
     };
     match (args.format, args.cloud.json) {
-        (OutputFormat::Json, _) | (_, true) => output::print_json(&stack.outputs)?,
+        (_, true) => output::print_json(&serde_json::json!({"stack_name": stack_name, "status": stack.status, "outputs": stack.outputs, "api_calls": super::calls_json(&counter)}))?,
+        (OutputFormat::Json, false) => output::print_json(&stack.outputs)?,
         (OutputFormat::Env, _) => {
             let mut out = std::io::stdout().lock();
             for (key, value) in &stack.outputs {
