@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, or nothing to do
-  1  `check` found errors or warnings; `diff --exit-code` found differences
+  1  `check` found errors or warnings; `diff --exit-code` found differences;
+     a deploy's [hooks] verify failed (and the app was rolled back unless --no-rollback)
   2  error (bad config or template, git or cargo failure)";
 
 /// cargo runs `cargo-jiti jiti …` for `cargo jiti …`: model that, so help reads as cargo's.
@@ -41,6 +42,10 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Delete the branch's (or --env's) environment: a dry run unless --yes
     Destroy(DestroyArgs),
+    /// The releases of an app's environment, newest first
+    History(HistoryArgs),
+    /// Deploy an earlier release of an app again: its infra from git, its version and commit
+    Rollback(RollbackArgs),
     /// Print the JSON Schema of infra/jiti.toml (for editors: see the README)
     Schema,
 }
@@ -81,6 +86,51 @@ pub struct DeployArgs {
     /// Time to live of an ephemeral environment, e.g. 2d [default: environments.ephemeral.ttl]
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     pub ttl: Option<std::time::Duration>,
+    /// When [hooks] verify fails, leave the failed release in place (no automatic rollback)
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Deploy uncommitted changes to a protected environment
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Environment name [default: the branch's]
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// At most this many releases per app
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Environment name [default: the branch's]
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// The release to go back to: a crate version or a commit id prefix
+    #[arg(long, value_name = "VERSION|COMMIT", required_unless_present = "steps", conflicts_with = "steps")]
+    pub to: Option<String>,
+    /// Go back this many releases from the newest
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub steps: Option<u16>,
+    /// Do not ask before rolling back a protected environment
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long, value_enum, default_value = "change-set")]
+    pub method: DeployMethod,
+    /// Give up waiting for the stack operation after this long
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -289,6 +289,17 @@ pub trait StackApi: Send + Sync {
     fn upload_template(&self, key: &str, body: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
 }
 
+/// Where the release ledger lives: objects under a prefix, written once, never changed.
+pub trait ReleaseStore: Send + Sync {
+    /// Writes one object (creating the artifacts bucket on first use).
+    fn put_object(&self, key: &str, body: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Keys under `prefix`, sorted; none when the bucket does not exist yet.
+    fn list_keys(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+    fn get_object(&self, key: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// The AWS identity making the calls (an ARN), for "who deployed".
+    fn caller(&self) -> impl Future<Output = Result<String, CloudError>> + Send;
+}
+
 /// The real thing: aws-sdk clients for one target.
 #[derive(Debug, Clone)]
 pub struct Aws {
@@ -298,6 +309,7 @@ pub struct Aws {
     region: String,
     endpoint: Option<String>,
     artifacts: Arc<tokio::sync::OnceCell<String>>,
+    identity: Arc<tokio::sync::OnceCell<(String, String)>>,
 }
 
 impl Aws {
@@ -320,7 +332,7 @@ impl Aws {
             aws_sdk_s3::config::Builder::from(&shared).interceptor(counter.clone()).force_path_style(options.endpoint_url.is_some()).build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.clone()).build());
-        Aws { cfn, s3, sts, region: target.region.clone(), endpoint: options.endpoint_url.clone(), artifacts: Default::default() }
+        Aws { cfn, s3, sts, region: target.region.clone(), endpoint: options.endpoint_url.clone(), artifacts: Default::default(), identity: Default::default() }
     }
 
     fn error<E>(&self, operation: &'static str, e: SdkError<E, HttpResponse>) -> CloudError
@@ -345,13 +357,26 @@ impl Aws {
         CloudError { operation, kind, status, code, message, endpoint: self.endpoint.clone() }
     }
 
-    /// `cargo-jiti-artifacts-<account>-<region>`, created on first use: tagged, encrypted, private.
+    /// (account, ARN) of the caller, asked once.
+    async fn identity(&self) -> Result<&(String, String), CloudError> {
+        self.identity
+            .get_or_try_init(|| async {
+                let id = self.sts.get_caller_identity().send().await.map_err(|e| self.error("STS.GetCallerIdentity", e))?;
+                Ok((id.account().unwrap_or("unknown").to_owned(), id.arn().unwrap_or_default().to_owned()))
+            })
+            .await
+    }
+
+    /// `cargo-jiti-artifacts-<account>-<region>`.
+    async fn artifacts_bucket_name(&self) -> Result<String, CloudError> {
+        Ok(format!("cargo-jiti-artifacts-{}-{}", self.identity().await?.0, self.region))
+    }
+
+    /// The artifacts bucket, created on first use: tagged, encrypted, private.
     async fn artifacts_bucket(&self) -> Result<String, CloudError> {
         self.artifacts
             .get_or_try_init(|| async {
-                let identity = self.sts.get_caller_identity().send().await.map_err(|e| self.error("STS.GetCallerIdentity", e))?;
-                let account = identity.account().unwrap_or("unknown");
-                let bucket = format!("cargo-jiti-artifacts-{account}-{}", self.region);
+                let bucket = self.artifacts_bucket_name().await?;
                 if self.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
                     return Ok(bucket);
                 }
@@ -415,6 +440,55 @@ fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
         next = err.source();
     }
     parts.join(": ")
+}
+
+impl ReleaseStore for Aws {
+    async fn put_object(&self, key: &str, body: &str) -> Result<(), CloudError> {
+        let bucket = self.artifacts_bucket().await?;
+        self.s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.as_bytes().to_vec()))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map_err(|e| self.error("S3.PutObject", e))?;
+        Ok(())
+    }
+
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, CloudError> {
+        let bucket = self.artifacts_bucket_name().await?;
+        let mut pages = self.s3.list_objects_v2().bucket(&bucket).prefix(prefix).into_paginator().send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned))),
+                Err(e) => {
+                    let e = self.error("S3.ListObjectsV2", e);
+                    // No bucket yet: nothing was ever recorded.
+                    if e.code.as_deref() == Some("NoSuchBucket") {
+                        return Ok(Vec::new());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn get_object(&self, key: &str) -> Result<String, CloudError> {
+        let bucket = self.artifacts_bucket_name().await?;
+        let out = self.s3.get_object().bucket(&bucket).key(key).send().await.map_err(|e| self.error("S3.GetObject", e))?;
+        let bytes = out.body.collect().await.map_err(|e| CloudError::other("S3.GetObject", e.to_string()))?.into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|e| CloudError::other("S3.GetObject", e.to_string()))
+    }
+
+    async fn caller(&self) -> Result<String, CloudError> {
+        Ok(self.identity().await?.1.clone())
+    }
 }
 
 fn cfn_tags(tags: &[(String, String)]) -> Vec<cfn::Tag> {

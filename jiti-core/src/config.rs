@@ -49,7 +49,7 @@ pub struct JitiConfig {
     /// Extra tags put on every taggable resource (and the stack), beside the `jiti:*` tags.
     #[serde(default)]
     pub tags: IndexMap<TagKey, TagValue>,
-    /// Commands run around deploys. Reserved: no hook is defined yet.
+    /// Commands run around deploys.
     #[serde(default)]
     pub hooks: HooksConfig,
 }
@@ -119,10 +119,17 @@ pub struct ProtectedConfig {
     pub params: Params,
 }
 
-/// `[hooks]`: reserved for the deploy hooks of a later version; any key in it is an error today.
+/// `[hooks]`
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HooksConfig {}
+pub struct HooksConfig {
+    /// Shell command run after each deploy, in the app's folder, with the stack's outputs as
+    /// `JITI_OUTPUT_<KEY>` and `JITI_APP`, `JITI_ENV`, `JITI_STACK`. When it fails, the app is
+    /// rolled back to its previous release (unless `--no-rollback`).
+    pub verify: Option<String>,
+    /// Limit on `verify`, e.g. `90s`, `5m`. Default: 5 minutes.
+    pub verify_timeout: Option<Ttl>,
+}
 
 impl JitiConfig {
     /// The protected environments in force: the configured ones, or `production` ← `main`, `master`.
@@ -468,8 +475,8 @@ mod tests {
         assert!(e.contains("did you mean `environments`?"), "{e}");
         let e = err("[environments.ephemeral]\nttl = \"7d\"\nkeep_retain = true\n");
         assert!(e.contains(":3:1:") && e.contains("did you mean `keep_retained`?"), "{e}");
-        let e = err("[hooks]\nverify = \"true\"\n");
-        assert!(e.contains("help: this table takes no keys"), "{e}");
+        let e = err("[hooks]\nverfy = \"true\"\n");
+        assert!(e.contains("help: did you mean `verify`?"), "{e}");
         let e = err("[app]\nzzz = 1\n");
         assert!(e.contains("known keys here: name, template, region, stack_prefix, depends_on"), "{e}");
     }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
 
-use crate::cloud::{Change, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudError, Stack, StackApi, StackEvent, Target, TemplateSource};
+use crate::cloud::{Change, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudError, ReleaseStore, Stack, StackApi, StackEvent, Target, TemplateSource};
+use crate::hooks::{self, HookRun};
+use crate::ledger::{self, Deployer, Release, ReleaseStatus};
 use crate::render::{self, DepOutputs, Rendered};
 use crate::resolve::{Project, ResolvedApp};
 use crate::tagging;
@@ -49,11 +51,31 @@ pub struct DeployOptions {
     pub now: SystemTime,
     /// First wait between polls of a stack operation (it doubles up to 5 s).
     pub poll: Duration,
+    /// Deploy the selected apps' dependencies too (a rollback deploys one app alone).
+    pub with_dependencies: bool,
+    /// Run `[hooks] verify` after each deploy that changed something.
+    pub verify: bool,
+    /// This deploy rolls back that release (recorded in the ledger).
+    pub rollback_of: Option<String>,
+    /// `Name <email>` of the git user, for the ledger.
+    pub deployer: Option<String>,
 }
 
 impl Default for DeployOptions {
     fn default() -> Self {
-        DeployOptions { method: Method::ChangeSet, execute: true, timeout: Duration::from_secs(3600), jobs: 4, ttl: None, now: SystemTime::now(), poll: Duration::from_millis(500) }
+        DeployOptions {
+            method: Method::ChangeSet,
+            execute: true,
+            timeout: Duration::from_secs(3600),
+            jobs: 4,
+            ttl: None,
+            now: SystemTime::now(),
+            poll: Duration::from_millis(500),
+            with_dependencies: true,
+            verify: true,
+            rollback_of: None,
+            deployer: None,
+        }
     }
 }
 
@@ -80,13 +102,15 @@ pub enum Outcome {
     /// `--no-execute`: the change set is left for review.
     Reviewed { change_set: String, changes: Vec<Change> },
     Failed { error: String, failed_events: Vec<StackEvent> },
+    /// Deployed, then `[hooks] verify` failed (the release is recorded as such).
+    VerifyFailed { error: String },
     /// Not attempted: a dependency failed.
     Skipped { reason: String },
 }
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
-        !matches!(self, Outcome::Failed { .. } | Outcome::Skipped { .. })
+        !matches!(self, Outcome::Failed { .. } | Outcome::Skipped { .. } | Outcome::VerifyFailed { .. })
     }
 }
 
@@ -101,6 +125,10 @@ pub struct AppResult {
     pub outputs: BTreeMap<String, String>,
     /// `target/jiti/<env>/<app>.outputs.json`, once written.
     pub outputs_file: Option<PathBuf>,
+    /// The release recorded in the ledger, when the deploy changed something.
+    pub release: Option<Release>,
+    /// How `[hooks] verify` ran.
+    pub verify: Option<HookRun>,
     pub seconds: f64,
 }
 
@@ -202,8 +230,11 @@ pub async fn listing<A: StackApi>(apis: &BTreeMap<Target, A>) -> Result<HashMap<
 
 /// Deploys the selected apps of `project` (and their dependencies). `apis` holds a client per
 /// target; the returned results follow the deploy order.
-pub async fn deploy<A: StackApi>(project: &Project, apis: &BTreeMap<Target, A>, options: &DeployOptions, observer: &dyn Observer) -> Result<Vec<AppResult>, DeployError> {
-    let waves = waves(project, &project.selected)?;
+pub async fn deploy<A: StackApi + ReleaseStore>(project: &Project, apis: &BTreeMap<Target, A>, options: &DeployOptions, observer: &dyn Observer) -> Result<Vec<AppResult>, DeployError> {
+    let waves = match options.with_dependencies {
+        true => waves(project, &project.selected)?,
+        false => vec![project.selected.clone()],
+    };
     let existing = listing(apis).await?;
     let mut outputs = DepOutputs::new();
     for app in &project.apps {
@@ -251,11 +282,13 @@ fn result(app: &ResolvedApp, outcome: Outcome, outputs: BTreeMap<String, String>
         outcome,
         outputs,
         outputs_file: None,
+        release: None,
+        verify: None,
         seconds: start.elapsed().as_secs_f64(),
     }
 }
 
-async fn deploy_one<A: StackApi>(
+async fn deploy_one<A: StackApi + ReleaseStore>(
     project: &Project,
     app: &ResolvedApp,
     api: &A,
@@ -265,11 +298,30 @@ async fn deploy_one<A: StackApi>(
     observer: &dyn Observer,
 ) -> AppResult {
     let start = Instant::now();
-    let (outcome, outs) = match run(project, app, api, current, outputs, options, observer).await {
+    let (outcome, outs, hash) = match run(project, app, api, current, outputs, options, observer).await {
         Ok(done) => done,
-        Err(f) => (Outcome::Failed { error: f.error, failed_events: f.events }, BTreeMap::new()),
+        Err(f) => (Outcome::Failed { error: f.error, failed_events: f.events }, BTreeMap::new(), None),
     };
     let mut r = result(app, outcome, outs, start);
+    if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
+        let mut status = ReleaseStatus::Deployed;
+        if let Some((command, timeout)) = app.verify.as_ref().filter(|_| options.verify) {
+            observer.note(&app.name, &format!("verifying: {command}"));
+            let run = hooks::verify(command, &app.package_dir, &app.name, &app.environment.name, &app.stack_name, &r.outputs, *timeout).await;
+            let run = run.unwrap_or_else(|e| HookRun { command: command.clone(), success: false, exit_code: None, timed_out: false, output: format!("could not run it: {e}") });
+            observer.note(&app.name, &run.verdict());
+            if !run.success {
+                status = ReleaseStatus::VerifyFailed;
+                r.outcome = Outcome::VerifyFailed { error: run.verdict() };
+            }
+            r.verify = Some(run);
+        }
+        let release = new_release(project, app, &hash, &r.outputs, status, options, api).await;
+        if let Err(e) = ledger::record(api, &release).await {
+            observer.note(&app.name, &format!("warning: the release was deployed but not recorded in the ledger: {e}"));
+        }
+        r.release = Some(release);
+    }
     if r.outcome.succeeded() && !matches!(r.outcome, Outcome::Reviewed { .. }) {
         match write_outputs(project, app, &r.outputs) {
             Ok(path) => r.outputs_file = Some(path),
@@ -277,6 +329,27 @@ async fn deploy_one<A: StackApi>(
         }
     }
     r
+}
+
+async fn new_release<S: ReleaseStore>(project: &Project, app: &ResolvedApp, hash: &str, outputs: &BTreeMap<String, String>, status: ReleaseStatus, options: &DeployOptions, store: &S) -> Release {
+    let now = SystemTime::now();
+    Release {
+        id: Release::new_id(now, &project.git.commit),
+        app: app.name.clone(),
+        environment: app.environment.name.clone(),
+        stack_name: app.stack_name.clone(),
+        version: app.version.clone(),
+        commit: project.git.commit.clone(),
+        branch: project.git.branch.clone(),
+        dirty: project.git.dirty,
+        template_hash: hash.to_owned(),
+        params: app.params.clone(),
+        outputs: outputs.clone(),
+        time: humantime::format_rfc3339_millis(now).to_string(),
+        deployed_by: Deployer { git: options.deployer.clone(), aws: store.caller().await.ok() },
+        status,
+        rollback_of: options.rollback_of.clone(),
+    }
 }
 
 /// `target/jiti/<env>/<app>.outputs.json`, written whole.
@@ -291,7 +364,23 @@ pub fn write_outputs(project: &Project, app: &ResolvedApp, outputs: &BTreeMap<St
     Ok(path)
 }
 
+/// One app's deploy: its outcome, its outputs, and the hash of the template it deployed.
 async fn run<A: StackApi>(
+    project: &Project,
+    app: &ResolvedApp,
+    api: &A,
+    current: Option<Stack>,
+    outputs: &DepOutputs,
+    options: &DeployOptions,
+    observer: &dyn Observer,
+) -> Result<(Outcome, BTreeMap<String, String>, Option<String>), Failure> {
+    let mut hash = None;
+    let (outcome, outs) = run_inner(project, app, api, current, outputs, options, observer, &mut hash).await?;
+    Ok((outcome, outs, hash))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_inner<A: StackApi>(
     project: &Project,
     app: &ResolvedApp,
     api: &A,
@@ -299,6 +388,7 @@ async fn run<A: StackApi>(
     outputs: &DepOutputs,
     options: &DeployOptions,
     observer: &dyn Observer,
+    deployed_hash: &mut Option<String>,
 ) -> Result<(Outcome, BTreeMap<String, String>), Failure> {
     let name = &app.name;
     let stack = &app.stack_name;
@@ -309,6 +399,7 @@ async fn run<A: StackApi>(
     // What is deployed is also on disk, for `cfn-lint`, reviews and bug reports.
     render::write(project, &rendered).map_err(|e| fail(e.to_string()))?;
     let hash = rendered.template.hash();
+    *deployed_hash = Some(hash.clone());
     let tags = stack_tags(project, app, &hash, options.ttl, options.now);
     let deadline = Instant::now() + options.timeout;
 
@@ -606,6 +697,22 @@ mod tests {
         }
     }
 
+    impl ReleaseStore for Fake {
+        async fn put_object(&self, _: &str, _: &str) -> Result<(), CloudError> {
+            self.call("PutObject");
+            Ok(())
+        }
+        async fn list_keys(&self, _: &str) -> Result<Vec<String>, CloudError> {
+            Ok(Vec::new())
+        }
+        async fn get_object(&self, key: &str) -> Result<String, CloudError> {
+            Err(CloudError::other("GetObject", key))
+        }
+        async fn caller(&self) -> Result<String, CloudError> {
+            Ok("arn:aws:iam::123456789012:user/test".into())
+        }
+    }
+
     #[derive(Default)]
     struct Log(Mutex<Vec<String>>);
 
@@ -650,6 +757,8 @@ mod tests {
             depends_on: Vec::new(),
             keep_retained: false,
             ttl: None,
+            verify: None,
+            sources: None,
         };
         Project { workspace_root: dir.to_owned(), target_dir: dir.join("target"), git, apps: vec![app], selected: vec![0] }
     }

@@ -70,6 +70,10 @@ pub enum GitError {
     DetachedHead { short_commit: String },
     #[error("the repository at `{}` is bare; run cargo-jiti in a working tree", root.display())]
     Bare { root: PathBuf },
+    #[error("commit `{rev}` is not in the repository at `{}`: fetch it (`git fetch --all`) and try again", root.display())]
+    MissingCommit { rev: String, root: PathBuf },
+    #[error("commit {commit} has no `{}` folder: the app had no infra there", dir.display())]
+    MissingDir { commit: String, dir: PathBuf },
     #[error("failed to read the git repository at `{}`", root.display())]
     Read {
         root: PathBuf,
@@ -148,4 +152,62 @@ pub fn branches(root: &Path) -> Result<Branches, GitError> {
         }
     }
     Ok(out)
+}
+
+/// The files under `dir` (relative to the repository root) at commit `rev` (a full id or a prefix),
+/// read from the object database: the working tree, index and HEAD stay as they are. Returns the
+/// full commit id and the files, named by their `/`-separated path inside `dir`; binary files are
+/// left out.
+pub fn files_at(root: &Path, rev: &str, dir: &Path) -> Result<(String, Vec<(String, String)>), GitError> {
+    let read = |source| GitError::Read { root: root.to_owned(), source };
+    let repo = Repository::open(root).map_err(read)?;
+    let commit = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|_| GitError::MissingCommit { rev: rev.to_owned(), root: root.to_owned() })?;
+    let id = commit.id().to_string();
+    let tree = commit.tree().map_err(read)?;
+    let subtree = match dir.as_os_str().is_empty() {
+        true => tree,
+        false => tree
+            .get_path(dir)
+            .and_then(|e| e.to_object(&repo))
+            .and_then(|o| o.peel_to_tree())
+            .map_err(|_| GitError::MissingDir { commit: id.clone(), dir: dir.to_owned() })?,
+    };
+    let mut files = Vec::new();
+    let mut failed = None;
+    subtree
+        .walk(git2::TreeWalkMode::PreOrder, |prefix, entry| {
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            match entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                Ok(blob) => {
+                    if let Ok(text) = std::str::from_utf8(blob.content()) {
+                        files.push((format!("{prefix}{}", entry.name().unwrap_or_default()), text.to_owned()));
+                    }
+                    git2::TreeWalkResult::Ok
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    git2::TreeWalkResult::Abort
+                }
+            }
+        })
+        .map_err(read)?;
+    if let Some(e) = failed {
+        return Err(read(e));
+    }
+    Ok((id, files))
+}
+
+/// `Name <email>` of the git user, when configured.
+pub fn user(root: &Path) -> Option<String> {
+    let config = Repository::open(root).ok()?.config().ok()?;
+    let name = config.get_string("user.name").ok()?;
+    Some(match config.get_string("user.email") {
+        Ok(email) => format!("{name} <{email}>"),
+        Err(_) => name,
+    })
 }

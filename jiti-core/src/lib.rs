@@ -18,3 +18,6 @@ pub mod deploy;
 pub mod diff;
 pub mod inventory;
 pub mod destroy;
+pub mod ledger;
+pub mod hooks;
+pub mod rollback;

@@ -138,7 +138,10 @@ fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<Strin
 
 /// Renders `app` with the deployed outputs of its dependencies.
 pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Result<Rendered, RenderError> {
-    let sources = load_sources(&app.infra_dir, &project.git.root)?;
+    let sources = match &app.sources {
+        Some(files) => files.as_ref().clone(),
+        None => load_sources(&app.infra_dir, &project.git.root)?,
+    };
     if !sources.iter().any(|(name, _)| *name == app.template) {
         return Err(RenderError::NoTemplate { app: app.name.clone(), template: app.template.clone(), infra_dir: app.infra_dir.clone() });
     }

@@ -57,6 +57,10 @@ pub struct ResolvedApp {
     /// Keep `Retain`/`Snapshot` policies in an ephemeral environment.
     pub keep_retained: bool,
     pub ttl: Option<Duration>,
+    /// `[hooks] verify` and its time limit.
+    pub verify: Option<(String, Duration)>,
+    /// Infra files to render instead of the working tree's (a rollback reads them from git).
+    pub sources: Option<std::sync::Arc<Vec<(String, String)>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,15 @@ pub enum ResolveError {
     Git(#[from] GitError),
     #[error("no AWS region for app `{app}` in environment `{env}`: set `region` under `[app]` in `{}`, or set AWS_REGION", config.display())]
     NoRegion { app: String, env: String, config: PathBuf },
+    #[error("the infra of app `{app}` at commit {commit} is not valid")]
+    PastConfig {
+        app: String,
+        commit: String,
+        #[source]
+        source: crate::config::ConfigError,
+    },
+    #[error("no app `{app}` in this workspace")]
+    UnknownApp { app: String },
     #[error("apps `{first}` and `{second}` would both deploy stack `{stack}`; rename one (`[app] name`)")]
     StackClash { first: String, second: String, stack: String },
 }
@@ -100,6 +113,35 @@ impl Project {
             apps,
             selected: discovered.selected,
         })
+    }
+
+    /// This project as it was at `release` for app `name`: that commit's `infra/` (jiti.toml,
+    /// templates, partials) read from git, that release's version, commit and branch in the
+    /// context and tags, and only that app selected.
+    pub fn at_release(&self, name: &str, release: &crate::ledger::Release) -> Result<Project, ResolveError> {
+        let index = self.apps.iter().position(|a| a.name == name).ok_or_else(|| ResolveError::UnknownApp { app: name.to_owned() })?;
+        let app = &self.apps[index];
+        let infra = app.infra_dir.strip_prefix(&self.git.root).unwrap_or(&app.infra_dir);
+        let (commit, mut files) = git::files_at(&self.git.root, &release.commit, infra)?;
+        let config_at = files.iter().position(|(n, _)| n == crate::config::FILE_NAME);
+        let text = config_at.map(|i| files.remove(i).1).unwrap_or_default();
+        let shown = PathBuf::from(format!("{}:{}", &commit[..12], infra.join(crate::config::FILE_NAME).display()));
+        let config = crate::config::parse(&text, &shown).map_err(|source| ResolveError::PastConfig { app: name.to_owned(), commit: commit.clone(), source })?;
+        let source = AppSource {
+            name: app.name.clone(),
+            package: app.package.clone(),
+            version: release.version.clone(),
+            package_dir: app.package_dir.clone(),
+            infra_dir: app.infra_dir.clone(),
+            config_path: app.config_path.clone(),
+            config,
+        };
+        let git = GitContext { short_commit: commit[..7].to_owned(), commit, branch: release.branch.clone(), dirty: false, ..self.git.clone() };
+        let mut resolved = resolve_app(&source, &git, Some(&app.region))?;
+        resolved.sources = Some(std::sync::Arc::new(files));
+        let mut apps = self.apps.clone();
+        apps[index] = resolved;
+        Ok(Project { git, apps, selected: vec![index], ..self.clone() })
     }
 
     pub fn selected_apps(&self) -> impl Iterator<Item = &ResolvedApp> {
@@ -171,6 +213,8 @@ fn resolve_app(source: &AppSource, git: &GitContext, default_region: Option<&str
         depends_on: config.app.depends_on.iter().map(ToString::to_string).collect(),
         keep_retained: ephemeral.keep_retained,
         ttl: ephemeral.ttl.map(|t| t.0),
+        verify: config.hooks.verify.clone().map(|c| (c, config.hooks.verify_timeout.map_or(Duration::from_secs(300), |t| t.0))),
+        sources: None,
     })
 }
 

@@ -7,6 +7,9 @@ use std::time::SystemTime;
 use anyhow::bail;
 use jiti_core::cloud::CallCounter;
 use jiti_core::deploy::{self, AppResult, DeployOptions, Method, Outcome};
+use jiti_core::ledger::{self, ReleaseStatus};
+use jiti_core::deploy::Observer as _;
+use jiti_core::rollback;
 use serde_json::json;
 
 use crate::cli::{DeployArgs, DeployMethod};
@@ -28,30 +31,65 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
         DeployMethod::ChangeSet => Method::ChangeSet,
         DeployMethod::Direct => Method::Direct,
     };
-    let options = DeployOptions { method, execute: !args.no_execute, timeout: args.timeout, jobs: args.jobs, ttl: args.ttl, now: SystemTime::now(), ..DeployOptions::default() };
+    if project.git.dirty && !protected.is_empty() && !args.allow_dirty && !args.no_execute {
+        bail!("refusing to deploy uncommitted changes to the protected environment of {}: commit them first, or pass --allow-dirty", protected.join(", "));
+    }
+    let options = DeployOptions {
+        method,
+        execute: !args.no_execute,
+        timeout: args.timeout,
+        jobs: args.jobs,
+        ttl: args.ttl,
+        now: SystemTime::now(),
+        deployer: jiti_core::git::user(&project.git.root),
+        ..DeployOptions::default()
+    };
     let counter = CallCounter::default();
     let progress = Progress::new();
-    let results = super::runtime()?.block_on(async {
+    let (results, rollbacks) = super::runtime()?.block_on(async {
         let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &args.cloud, &counter).await;
-        deploy::deploy(&project, &apis, &options, &progress).await
+        let results = deploy::deploy(&project, &apis, &options, &progress).await?;
+        // A release whose verify failed goes back to the release before it, unless told not to.
+        let mut rollbacks = Vec::new();
+        for r in results.iter().filter(|r| matches!(r.outcome, Outcome::VerifyFailed { .. }) && !args.no_rollback) {
+            let (Some(failed), Some(app)) = (&r.release, project.app(&r.app)) else { continue };
+            let api = &apis[&deploy::target(app)];
+            let history = ledger::history(api, &r.app, &r.environment, 50).await?;
+            match history.iter().find(|h| h.id != failed.id && h.status == ReleaseStatus::Deployed) {
+                Some(previous) => {
+                    progress.note(&r.app, &format!("verify failed: rolling back to release {} (version {})", previous.id, previous.version));
+                    let back = rollback::rollback(&project, &r.app, previous, Some(failed.id.clone()), &apis, &options, &progress).await?;
+                    rollbacks.push(back);
+                }
+                None => progress.note(&r.app, "verify failed, and there is no earlier release to roll back to"),
+            }
+        }
+        Ok::<_, anyhow::Error>((results, rollbacks))
     })?;
     progress.finish();
-    let failed = results.iter().filter(|r| !r.outcome.succeeded()).count();
+    let failed = results.iter().filter(|r| !r.outcome.succeeded() && !matches!(r.outcome, Outcome::VerifyFailed { .. })).count();
+    let verify_failed = results.iter().filter(|r| matches!(r.outcome, Outcome::VerifyFailed { .. })).count();
     if args.cloud.json {
         output::print_json(&json!({
             "branch": project.git.branch,
             "commit": project.git.commit,
             "dirty": project.git.dirty,
             "apps": results,
+            "rollbacks": rollbacks,
             "api_calls": super::calls_json(&counter),
         }))?;
     } else {
         print_summary(&results, &project.workspace_root)?;
+        print_summary(&rollbacks, &project.workspace_root)?;
     }
-    Ok(if failed > 0 { ExitCode::from(output::EXIT_ERROR) } else { ExitCode::SUCCESS })
+    Ok(match (failed, verify_failed) {
+        (0, 0) => ExitCode::SUCCESS,
+        (0, _) => ExitCode::from(output::EXIT_FINDINGS),
+        _ => ExitCode::from(output::EXIT_ERROR),
+    })
 }
 
-fn print_summary(results: &[AppResult], root: &std::path::Path) -> anyhow::Result<()> {
+pub fn print_summary(results: &[AppResult], root: &std::path::Path) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
     for r in results {
         let (style, word, detail) = match &r.outcome {
@@ -61,9 +99,18 @@ fn print_summary(results: &[AppResult], root: &std::path::Path) -> anyhow::Resul
             Outcome::NoChanges => (GOOD, "no changes", String::new()),
             Outcome::Reviewed { change_set, changes } => (NOTE, "reviewed", format!("{} changes in change set {change_set} (not executed)", changes.len())),
             Outcome::Failed { error, .. } => (ERROR, "FAILED", error.clone()),
+            Outcome::VerifyFailed { error } => (ERROR, "VERIFY FAILED", error.clone()),
             Outcome::Skipped { reason } => (ERROR, "skipped", reason.clone()),
         };
         writeln!(out, "{style}{:>12}{style:#} {} {DIM}→ {} ({}, {:.1}s){DIM:#} {detail}", word, r.app, r.stack_name, r.environment, r.seconds)?;
+        if let Some(run) = r.verify.as_ref().filter(|v| !v.success) {
+            for line in run.output.lines() {
+                writeln!(out, "{:>12}   {DIM}|{DIM:#} {line}", "")?;
+            }
+        }
+        if let Some(rollback_of) = r.release.as_ref().and_then(|rel| rel.rollback_of.as_deref()) {
+            writeln!(out, "{:>12}   {DIM}rollback of release {rollback_of}{DIM:#}", "")?;
+        }
         if let Outcome::Failed { failed_events, .. } = &r.outcome {
             for e in failed_events {
                 writeln!(out, "{:>12}   {ERROR}{}{ERROR:#} {} {}: {}", "", e.status, e.logical_id, e.resource_type, e.reason.as_deref().unwrap_or("(no reason given)"))?;

@@ -5,8 +5,10 @@ mod deploy;
 mod destroy;
 mod diff;
 mod envs;
+mod history;
 mod outputs;
 mod render;
+mod rollback;
 mod schema;
 
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
         Command::Envs(a) => envs::exec(a),
         Command::Outputs(a) => outputs::exec(a),
         Command::Destroy(a) => destroy::exec(a),
+        Command::History(a) => history::exec(a),
+        Command::Rollback(a) => rollback::exec(a),
         Command::Schema => schema::exec(),
     }
 }

@@ -32,7 +32,7 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
         (OutputFormat::Env, _) => {
             let mut out = std::io::stdout().lock();
             for (key, value) in &stack.outputs {
-                writeln!(out, "{}={}", env_key(key), shell_quote(value))?;
+                writeln!(out, "{}={}", jiti_core::hooks::env_key(key), shell_quote(value))?;
             }
         }
         (OutputFormat::Table, _) => {
@@ -45,11 +45,6 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `QueueUrl` → `QUEUEURL`: upper case, anything but letters and digits as `_`.
-pub fn env_key(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
 /// Single-quoted for POSIX shells when it needs to be, so the lines can be `source`d.

@@ -1,0 +1,103 @@
+//! The release ledger: every deploy that changes an environment, and every rollback, as one record
+//! (app, environment, version, commit, template hash, parameters, outputs, who, when).
+//!
+//! Where it lives, and why (see ARCHITECTURE.md): one JSON object per release in the account's
+//! artifacts bucket, `releases/<app>/<env>/<id>.json`, where `id` starts with the time in
+//! milliseconds. The ledger is then in the target account and region, seen alike by the whole team
+//! and CI, outlives any stack, and needs no new service. Records are only ever created, never
+//! rewritten, so concurrent deploys cannot lose each other's records (no read-modify-write), and
+//! keys sort by time.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use crate::cloud::{CloudError, ReleaseStore};
+
+/// How a release ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseStatus {
+    Deployed,
+    /// Deployed, then its `verify` hook failed.
+    VerifyFailed,
+}
+
+/// Who deployed: the git user and the AWS identity, where known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deployer {
+    pub git: Option<String>,
+    pub aws: Option<String>,
+}
+
+/// One release of one app in one environment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Release {
+    pub id: String,
+    pub app: String,
+    pub environment: String,
+    pub stack_name: String,
+    pub version: String,
+    pub commit: String,
+    pub branch: String,
+    pub dirty: bool,
+    pub template_hash: String,
+    /// Tera parameters the template was rendered with (environment overrides applied).
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub outputs: BTreeMap<String, String>,
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub deployed_by: Deployer,
+    pub status: ReleaseStatus,
+    /// The release this one rolled back (replaced by an earlier one's infra).
+    pub rollback_of: Option<String>,
+}
+
+impl Release {
+    /// A fresh id: time in milliseconds (so keys sort by time), commit and a per-process nonce
+    /// (two deploys in the same millisecond still get two records).
+    pub fn new_id(now: SystemTime, commit: &str) -> String {
+        let millis = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let nonce = (u128::from(std::process::id()) << 32 | now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos())) % 0xffff_ffff;
+        format!("{millis:013}-{}-{nonce:08x}", commit.get(..12).unwrap_or(commit))
+    }
+}
+
+/// Where an app's releases in an environment are kept.
+pub fn prefix(app: &str, environment: &str) -> String {
+    format!("releases/{app}/{environment}/")
+}
+
+/// Appends a release.
+pub async fn record<S: ReleaseStore>(store: &S, release: &Release) -> Result<(), CloudError> {
+    let key = format!("{}{}.json", prefix(&release.app, &release.environment), release.id);
+    let body = serde_json::to_string_pretty(release).unwrap_or_default();
+    store.put_object(&key, &body).await
+}
+
+/// The releases of `app` in `environment`, newest first; at most `limit`.
+pub async fn history<S: ReleaseStore>(store: &S, app: &str, environment: &str, limit: usize) -> Result<Vec<Release>, CloudError> {
+    let keys = store.list_keys(&prefix(app, environment)).await?;
+    let mut out = Vec::new();
+    for key in keys.iter().rev().take(limit) {
+        let body = store.get_object(key).await?;
+        let release: Release = serde_json::from_str(&body).map_err(|e| CloudError::other("S3.GetObject", format!("release record `{key}` is not valid: {e}")))?;
+        out.push(release);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ids_sort_by_time_and_differ() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        let a = Release::new_id(t, "0123456789abcdef");
+        let b = Release::new_id(t + Duration::from_millis(1), "ffffffffffffffff");
+        assert!(a.starts_with("1800000000123-0123456789ab-"), "{a}");
+        assert!(a < b);
+        assert_ne!(Release::new_id(t, "c"), Release::new_id(t + Duration::from_nanos(1), "c"));
+    }
+}
