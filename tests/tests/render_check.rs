@@ -192,3 +192,19 @@ fn help_reads_as_a_cargo_subcommand() {
         assert!(help.contains(command), "{help}");
     }
 }
+
+#[test]
+fn the_function_code_is_addressed_by_version_and_commit() {
+    let repo = Repo::from_fixture("shop");
+    let config = repo.read("orders-api/infra/jiti.toml").replace("code_bucket = \"\"", "code_bucket = \"shop-builds\"");
+    repo.write("orders-api/infra/jiti.toml", &config);
+    repo.commit("code from the build bucket");
+    let short = repo.git(&["rev-parse", "--short=7", "HEAD"]);
+    let t: Value = serde_json::from_str(&repo.jiti(&["render", "-p", "orders-api", "--stdout"]).expect(0).stdout).expect("json");
+    let code = &t["Resources"]["OrdersFunction"]["Properties"]["Code"];
+    assert_eq!(code["S3Bucket"], "shop-builds");
+    assert_eq!(code["S3Key"], format!("orders-api/1.4.2/{short}/lambda.zip"));
+    let file = repo.path().join("orders-api.json");
+    std::fs::write(&file, t.to_string()).expect("write");
+    assert!(lint_errors(&cfn_lint(&[file], &[])).is_empty());
+}
