@@ -298,9 +298,15 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     observer: &dyn Observer,
 ) -> AppResult {
     let start = Instant::now();
-    let (outcome, outs, hash) = match run(project, app, api, current, outputs, options, observer).await {
+    let rendered = render_for_deploy(project, app, outputs);
+    let hash = rendered.as_ref().ok().map(|r| r.template.hash());
+    let done = match rendered {
+        Ok(rendered) => run(project, app, api, current, &rendered, options, observer).await,
+        Err(f) => Err(f),
+    };
+    let (outcome, outs) = match done {
         Ok(done) => done,
-        Err(f) => (Outcome::Failed { error: f.error, failed_events: f.events }, BTreeMap::new(), None),
+        Err(f) => (Outcome::Failed { error: f.error, failed_events: f.events }, BTreeMap::new()),
     };
     let mut r = result(app, outcome, outs, start);
     if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
@@ -364,42 +370,29 @@ pub fn write_outputs(project: &Project, app: &ResolvedApp, outputs: &BTreeMap<St
     Ok(path)
 }
 
-/// One app's deploy: its outcome, its outputs, and the hash of the template it deployed.
+/// The template a deploy sends, also written to `target/jiti/` (for `cfn-lint`, reviews, bug reports).
+fn render_for_deploy(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Result<Rendered, Failure> {
+    if let Some(dep) = app.depends_on.iter().find(|d| !outputs.contains_key(*d)) {
+        return Err(fail(format!("dependency `{dep}` has no stack in environment `{}`", app.environment.name)));
+    }
+    let rendered = render::render_app_with(project, app, outputs).map_err(|e| fail(e.to_string()))?;
+    render::write(project, &rendered).map_err(|e| fail(e.to_string()))?;
+    Ok(rendered)
+}
+
+/// One app's deploy of `rendered`: its outcome and its outputs.
 async fn run<A: StackApi>(
     project: &Project,
     app: &ResolvedApp,
     api: &A,
-    current: Option<Stack>,
-    outputs: &DepOutputs,
-    options: &DeployOptions,
-    observer: &dyn Observer,
-) -> Result<(Outcome, BTreeMap<String, String>, Option<String>), Failure> {
-    let mut hash = None;
-    let (outcome, outs) = run_inner(project, app, api, current, outputs, options, observer, &mut hash).await?;
-    Ok((outcome, outs, hash))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_inner<A: StackApi>(
-    project: &Project,
-    app: &ResolvedApp,
-    api: &A,
     mut current: Option<Stack>,
-    outputs: &DepOutputs,
+    rendered: &Rendered,
     options: &DeployOptions,
     observer: &dyn Observer,
-    deployed_hash: &mut Option<String>,
 ) -> Result<(Outcome, BTreeMap<String, String>), Failure> {
     let name = &app.name;
     let stack = &app.stack_name;
-    if let Some(dep) = app.depends_on.iter().find(|d| !outputs.contains_key(*d)) {
-        return Err(fail(format!("dependency `{dep}` has no stack in environment `{}`", app.environment.name)));
-    }
-    let rendered: Rendered = render::render_app_with(project, app, outputs).map_err(|e| fail(e.to_string()))?;
-    // What is deployed is also on disk, for `cfn-lint`, reviews and bug reports.
-    render::write(project, &rendered).map_err(|e| fail(e.to_string()))?;
     let hash = rendered.template.hash();
-    *deployed_hash = Some(hash.clone());
     let tags = stack_tags(project, app, &hash, options.ttl, options.now);
     let deadline = Instant::now() + options.timeout;
 

@@ -76,7 +76,7 @@ pub enum ResolveError {
         app: String,
         commit: String,
         #[source]
-        source: crate::config::ConfigError,
+        source: Box<crate::config::ConfigError>,
     },
     #[error("no app `{app}` in this workspace")]
     UnknownApp { app: String },
@@ -126,7 +126,7 @@ impl Project {
         let config_at = files.iter().position(|(n, _)| n == crate::config::FILE_NAME);
         let text = config_at.map(|i| files.remove(i).1).unwrap_or_default();
         let shown = PathBuf::from(format!("{}:{}", &commit[..12], infra.join(crate::config::FILE_NAME).display()));
-        let config = crate::config::parse(&text, &shown).map_err(|source| ResolveError::PastConfig { app: name.to_owned(), commit: commit.clone(), source })?;
+        let config = crate::config::parse(&text, &shown).map_err(|e| ResolveError::PastConfig { app: name.to_owned(), commit: commit.clone(), source: Box::new(e) })?;
         let source = AppSource {
             name: app.name.clone(),
             package: app.package.clone(),

@@ -121,6 +121,17 @@ impl Repo {
         std::fs::read_to_string(self.path().join(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
     }
 
+    /// Gives every app of the shop a stack prefix unique to this test process and commits it, so a
+    /// test's protected `production` stacks never meet another test run's.
+    pub fn with_unique_stack_prefix(&self, letter: char) {
+        for app in ["billing", "orders-api"] {
+            let path = format!("{app}/infra/jiti.toml");
+            let config = self.read(&path).replace("[app]\n", &format!("[app]\nstack_prefix = \"{letter}{}-\"\n", std::process::id() % 100_000));
+            self.write(&path, &config);
+        }
+        self.commit("unique stack prefix");
+    }
+
     /// Commits everything with `message`.
     pub fn commit(&self, message: &str) {
         self.git(&["add", "-A"]);

@@ -181,13 +181,7 @@ fn destroy_is_a_dry_run_until_yes() {
 #[test]
 fn protected_environments_need_yes_and_resist_destroy() {
     let repo = Repo::from_fixture("shop");
-    // A unique prefix keeps this test's `production` apart from other test processes' runs.
-    for app in ["billing", "orders-api"] {
-        let path = format!("{app}/infra/jiti.toml");
-        let config = repo.read(&path).replace("[app]\n", &format!("[app]\nstack_prefix = \"p{}-\"\n", std::process::id() % 100_000));
-        repo.write(&path, &config);
-    }
-    repo.commit("prefix");
+    repo.with_unique_stack_prefix('p');
     let moto = moto();
     let refused = moto.jiti(repo.path(), &["deploy", "-p", "billing"]).expect(2);
     assert!(refused.stderr.contains("refusing to deploy to the protected environment `production` without confirmation: pass --yes"), "{}", refused.stderr);
@@ -231,10 +225,14 @@ fn a_large_template_goes_through_the_artifacts_bucket() {
     assert!(render.stdout.len() > 51_200, "the template must exceed the inline limit: {} bytes", render.stdout.len());
     let report = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--json"]).expect(0).json();
     assert_eq!(report["apps"][0]["result"], "created", "{report:#}");
-    assert_eq!(calls(&report, "S3.PutObject"), 1, "{:#}", report["api_calls"]);
+    // Two objects: the template, and the release record of the ledger.
+    assert_eq!(calls(&report, "S3.PutObject"), 2, "{:#}", report["api_calls"]);
     let bucket = moto.boto3(
-        "s3 = c('s3')\nb = [x['Name'] for x in s3.list_buckets()['Buckets'] if x['Name'].startswith('cargo-jiti-artifacts-')][0]\nprint(json.dumps({'tags': s3.get_bucket_tagging(Bucket=b)['TagSet'], 'block': s3.get_public_access_block(Bucket=b)['PublicAccessBlockConfiguration'], 'sse': s3.get_bucket_encryption(Bucket=b)['ServerSideEncryptionConfiguration']['Rules'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']}))",
+        "s3 = c('s3')\nb = [x['Name'] for x in s3.list_buckets()['Buckets'] if x['Name'].startswith('cargo-jiti-artifacts-')][0]\nkeys = [o['Key'] for o in s3.list_objects_v2(Bucket=b, Prefix='templates/billing/')['Contents']]\nprint(json.dumps({'keys': keys, 'tags': s3.get_bucket_tagging(Bucket=b)['TagSet'], 'block': s3.get_public_access_block(Bucket=b)['PublicAccessBlockConfiguration'], 'sse': s3.get_bucket_encryption(Bucket=b)['ServerSideEncryptionConfiguration']['Rules'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm']}))",
     );
+    let env = report["apps"][0]["environment"].as_str().expect("env");
+    let hash = report["apps"][0]["release"]["template_hash"].as_str().expect("hash");
+    assert!(bucket["keys"].as_array().expect("keys").contains(&Value::String(format!("templates/billing/{env}/{hash}.json"))), "{bucket:#}");
     assert_eq!(bucket["tags"][0]["Key"], "jiti:managed-by");
     assert_eq!(bucket["block"]["BlockPublicAcls"], true);
     assert_eq!(bucket["sse"], "AES256");

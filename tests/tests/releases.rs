@@ -186,12 +186,7 @@ fn concurrent_deploys_of_two_environments_are_both_recorded() {
 #[test]
 fn uncommitted_changes_never_reach_production_unasked() {
     let repo = Repo::from_fixture("shop");
-    for app in ["billing", "orders-api"] {
-        let path = format!("{app}/infra/jiti.toml");
-        let config = repo.read(&path).replace("[app]\n", &format!("[app]\nstack_prefix = \"d{}-\"\n", std::process::id() % 100_000));
-        repo.write(&path, &config);
-    }
-    repo.commit("prefix");
+    repo.with_unique_stack_prefix('d');
     repo.write("billing/infra/stack.yaml", &repo.read("billing/infra/stack.yaml").replace("VisibilityTimeout", "DelaySeconds: 1\n      VisibilityTimeout"));
     let moto = moto();
     let refused = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--yes"]).expect(2);

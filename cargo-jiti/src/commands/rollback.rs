@@ -1,5 +1,6 @@
 //! `cargo jiti rollback`: an app back to an earlier release, app and infra together, from git.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -55,7 +56,7 @@ pub fn exec(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     } else {
         super::deploy::print_summary(std::slice::from_ref(&result), &project.workspace_root)?;
         let verb = if ok { "rolled back to" } else { "could not roll back to" };
-        println!("{} {verb} release {} (version {}, commit {})", app.name, target.id, target.version, &target.commit[..7]);
+        writeln!(anstream::stdout(), "{} {verb} release {} (version {}, commit {})", app.name, target.id, target.version, &target.commit[..7])?;
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(output::EXIT_ERROR) })
 }
