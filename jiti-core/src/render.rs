@@ -66,6 +66,8 @@ pub enum RenderError {
     NoTemplate { app: String, template: String, infra_dir: PathBuf },
     #[error("failed to render app `{app}` (templates in `{}`):\n{message}", infra_dir.display())]
     Tera { app: String, infra_dir: PathBuf, message: String },
+    #[error("app `{app}` is not rendered: its dependency `{dependency}` does not render")]
+    Dependency { app: String, dependency: String },
     #[error("app `{app}` rendered {bytes} bytes; the limit is {MAX_RENDERED_BYTES}")]
     RenderedTooLarge { app: String, bytes: usize },
     #[error("app `{app}`: the rendered template is not a valid CloudFormation template: {error}{}{}",
@@ -127,9 +129,13 @@ fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<Strin
         if visiting.contains(&dep.name) {
             continue;
         }
-        if let Ok(rendered) = render_offline(project, dep, visiting) {
-            let keys = rendered.template.section("Outputs").map(|(k, _)| (k.clone(), format!("<{}.{k}: known after deploy>", dep.name)));
-            outputs.insert(dep.name.clone(), keys.collect());
+        match render_offline(project, dep, visiting) {
+            Ok(rendered) => {
+                let keys = rendered.template.section("Outputs").map(|(k, _)| (k.clone(), format!("<{}.{k}: known after deploy>", dep.name)));
+                outputs.insert(dep.name.clone(), keys.collect());
+            }
+            // Its outputs are unknown: say so, rather than fail later on a missing `deps.*` field.
+            Err(_) => return Err(RenderError::Dependency { app: app.name.clone(), dependency: dep.name.clone() }),
         }
     }
     visiting.pop();
