@@ -139,6 +139,15 @@ pub enum DeployMethod {
     Direct,
 }
 
+impl From<DeployMethod> for jiti_core::deploy::Method {
+    fn from(m: DeployMethod) -> Self {
+        match m {
+            DeployMethod::ChangeSet => jiti_core::deploy::Method::ChangeSet,
+            DeployMethod::Direct => jiti_core::deploy::Method::Direct,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     #[command(flatten)]

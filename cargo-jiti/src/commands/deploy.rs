@@ -6,13 +6,13 @@ use std::time::SystemTime;
 
 use anyhow::bail;
 use jiti_core::cloud::CallCounter;
-use jiti_core::deploy::{self, AppResult, DeployOptions, Method, Outcome};
+use jiti_core::deploy::{self, AppResult, DeployOptions, Outcome};
 use jiti_core::ledger::{self, ReleaseStatus};
 use jiti_core::deploy::Observer as _;
 use jiti_core::rollback;
 use serde_json::json;
 
-use crate::cli::{DeployArgs, DeployMethod};
+use crate::cli::DeployArgs;
 use crate::output::{self, DIM, ERROR, GOOD, NOTE};
 use crate::progress::Progress;
 
@@ -27,10 +27,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
             bail!("refusing to deploy to the protected environment `{env}` without confirmation: pass --yes (or --no-execute to review the change sets)");
         }
     }
-    let method = match args.method {
-        DeployMethod::ChangeSet => Method::ChangeSet,
-        DeployMethod::Direct => Method::Direct,
-    };
+    let method = args.method.into();
     if project.git.dirty && !protected.is_empty() && !args.allow_dirty && !args.no_execute {
         bail!("refusing to deploy uncommitted changes to the protected environment of {}: commit them first, or pass --allow-dirty", protected.join(", "));
     }

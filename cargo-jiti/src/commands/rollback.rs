@@ -6,12 +6,12 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
 use jiti_core::cloud::CallCounter;
-use jiti_core::deploy::{DeployOptions, Method};
+use jiti_core::deploy::DeployOptions;
 use jiti_core::ledger;
 use jiti_core::rollback::{self, To};
 use serde_json::json;
 
-use crate::cli::{DeployMethod, RollbackArgs};
+use crate::cli::RollbackArgs;
 use crate::output;
 use crate::progress::Progress;
 
@@ -35,10 +35,7 @@ pub fn exec(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     };
     let counter = CallCounter::default();
     let progress = Progress::new();
-    let method = match args.method {
-        DeployMethod::ChangeSet => Method::ChangeSet,
-        DeployMethod::Direct => Method::Direct,
-    };
+    let method = args.method.into();
     let options = DeployOptions { method, timeout: args.timeout, now: SystemTime::now(), deployer: jiti_core::git::user(&project.git.root), ..DeployOptions::default() };
     let (target, result) = super::runtime()?.block_on(async {
         let apis = super::connect(&project.apps, &args.cloud, &counter).await;
