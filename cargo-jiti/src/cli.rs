@@ -42,6 +42,8 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Delete the branch's (or --env's) environment: a dry run unless --yes
     Destroy(DestroyArgs),
+    /// Remove environments whose branch is gone or whose time to live passed: a dry run unless --yes
+    Gc(GcArgs),
     /// The releases of an app's environment, newest first
     History(HistoryArgs),
     /// Deploy an earlier release of an app again: its infra from git, its version and commit
@@ -92,6 +94,36 @@ pub struct DeployArgs {
     /// Deploy uncommitted changes to a protected environment
     #[arg(long)]
     pub allow_dirty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Delete for real (without it: a dry run listing what would go, and why)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Only this app's environments
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Judge branches by this remote's branches, listed live (for shallow or single-branch clones)
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    /// Also collect environments not deployed for this long, e.g. 14d
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    pub max_age: Option<std::time::Duration>,
+    /// Allow removing up to N environments of an app, past the guard (more than half, and more than 5)
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<usize>,
+    /// Stacks deleted at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// Give up waiting for a deletion after this long
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

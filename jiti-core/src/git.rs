@@ -211,3 +211,54 @@ pub fn user(root: &Path) -> Option<String> {
         Err(_) => name,
     })
 }
+
+/// What the repository can say about which branches exist, and how far to trust it.
+#[derive(Debug, Clone, Default)]
+pub struct BranchKnowledge {
+    pub branches: Branches,
+    /// Why the local view cannot prove a branch is gone (shallow or single-branch clone, narrowed
+    /// fetch refspec); `None` when it can.
+    pub incomplete: Option<String>,
+    /// When remote-tracking refs were last updated (fetch or clone): a branch made after that is
+    /// unknown here, not gone.
+    pub last_fetch: Option<std::time::SystemTime>,
+}
+
+/// Local and remote-tracking branches, and whether their absence means anything: a CI checkout
+/// (shallow, one branch fetched) knows almost no branches, so every environment would look orphaned.
+pub fn branch_knowledge(root: &Path) -> Result<BranchKnowledge, GitError> {
+    let read = |source| GitError::Read { root: root.to_owned(), source };
+    let repo = Repository::open(root).map_err(read)?;
+    let branches = branches(root)?;
+    let mut reasons = Vec::new();
+    if repo.is_shallow() {
+        reasons.push("the repository is a shallow clone".to_owned());
+    }
+    for name in repo.remotes().map_err(read)?.iter().flatten() {
+        let remote = repo.find_remote(name).map_err(read)?;
+        let specs: Vec<String> = remote.fetch_refspecs().map_err(read)?.iter().flatten().map(str::to_owned).collect();
+        if !specs.is_empty() && !specs.iter().any(|spec| spec.contains("refs/heads/*")) {
+            reasons.push(format!("remote `{name}` fetches only {}", specs.join(", ")));
+        }
+    }
+    let common = repo.commondir();
+    // Only what fetches write: `packed-refs` also changes when a local branch is deleted, which
+    // would make the last fetch look newer than it was (the unsafe direction).
+    let remote_dirs = std::fs::read_dir(common.join("refs/remotes")).into_iter().flatten().flatten().map(|e| e.path());
+    let last_fetch = [common.join("FETCH_HEAD"), common.join("refs/remotes")]
+        .into_iter()
+        .chain(remote_dirs)
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .max();
+    Ok(BranchKnowledge { branches, incomplete: (!reasons.is_empty()).then(|| reasons.join("; ")), last_fetch })
+}
+
+/// The branches of remote `name` as it lists them now (`git ls-remote`), via git2.
+pub fn remote_branches(root: &Path, name: &str) -> Result<std::collections::HashSet<String>, GitError> {
+    let read = |source| GitError::Read { root: root.to_owned(), source };
+    let repo = Repository::open(root).map_err(read)?;
+    let mut remote = repo.find_remote(name).map_err(read)?;
+    let connection = remote.connect_auth(git2::Direction::Fetch, None, None).map_err(read)?;
+    let heads = connection.list().map_err(read)?;
+    Ok(heads.iter().filter_map(|h| h.name().strip_prefix("refs/heads/").map(str::to_owned)).collect())
+}

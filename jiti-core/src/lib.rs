@@ -21,3 +21,4 @@ pub mod destroy;
 pub mod ledger;
 pub mod hooks;
 pub mod rollback;
+pub mod gc;

@@ -5,6 +5,7 @@ mod deploy;
 mod destroy;
 mod diff;
 mod envs;
+mod gc;
 mod history;
 mod outputs;
 mod render;
@@ -34,6 +35,7 @@ pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
         Command::Envs(a) => envs::exec(a),
         Command::Outputs(a) => outputs::exec(a),
         Command::Destroy(a) => destroy::exec(a),
+        Command::Gc(a) => gc::exec(a),
         Command::History(a) => history::exec(a),
         Command::Rollback(a) => rollback::exec(a),
         Command::Schema => schema::exec(),
