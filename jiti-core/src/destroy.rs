@@ -61,29 +61,33 @@ pub struct Deleted {
 pub async fn execute<A: StackApi>(project: &Project, items: &[Item], apis: &BTreeMap<Target, A>, options: &DeployOptions, observer: &dyn Observer) -> Vec<Deleted> {
     let mut out = Vec::new();
     for item in items.iter().filter(|i| i.status.is_some() && i.refused.is_none()) {
-        let start = Instant::now();
         let Some(app) = project.app(&item.app) else { continue };
         let Some(api) = apis.get(&target(app)) else { continue };
-        let stack = &item.stack_name;
-        let result: Result<(), String> = async {
-            if item.protected {
-                // moto answers UpdateTerminationProtection with a 500; a stack without protection deletes anyway.
-                if let Err(e) = api.set_termination_protection(stack, false).await {
-                    observer.note(&item.app, &format!("warning: could not lift termination protection: {e}"));
-                }
-            }
-            let mut seen: HashSet<String> = api.stack_events(stack).await.map_err(|e| e.to_string())?.into_iter().map(|e| e.id).collect();
-            observer.note(&item.app, &format!("deleting stack {stack}"));
-            api.delete_stack(stack).await.map_err(|e| e.to_string())?;
-            match deploy::wait(api, stack, &mut seen, start + options.timeout, options, observer, &item.app).await {
-                Ok(None) => Ok(()),
-                Ok(Some(s)) if s.status == "DELETE_COMPLETE" => Ok(()),
-                Ok(Some(s)) => Err(format!("stack {stack} ended in {}{}", s.status, s.status_reason.map(|r| format!(": {r}")).unwrap_or_default())),
-                Err(f) => Err(f.error),
+        if item.protected {
+            // moto answers UpdateTerminationProtection with a 500; a stack without protection deletes anyway.
+            if let Err(e) = api.set_termination_protection(&item.stack_name, false).await {
+                observer.note(&item.app, &format!("warning: could not lift termination protection: {e}"));
             }
         }
-        .await;
-        out.push(Deleted { app: item.app.clone(), stack_name: stack.clone(), deleted: result.is_ok(), error: result.err(), seconds: start.elapsed().as_secs_f64() });
+        out.push(delete_stack(api, &item.app, &item.stack_name, options, observer).await);
     }
     out
+}
+
+/// Deletes one stack and waits until it is gone, showing its events (`destroy` and `gc`).
+pub async fn delete_stack<A: StackApi>(api: &A, app: &str, stack: &str, options: &DeployOptions, observer: &dyn Observer) -> Deleted {
+    let start = Instant::now();
+    let result: Result<(), String> = async {
+        let mut seen: HashSet<String> = api.stack_events(stack).await.map_err(|e| e.to_string())?.into_iter().map(|e| e.id).collect();
+        observer.note(app, &format!("deleting stack {stack}"));
+        api.delete_stack(stack).await.map_err(|e| e.to_string())?;
+        match deploy::wait(api, stack, &mut seen, start + options.timeout, options, observer, app).await {
+            Ok(None) => Ok(()),
+            Ok(Some(s)) if s.status == "DELETE_COMPLETE" => Ok(()),
+            Ok(Some(s)) => Err(format!("stack {stack} ended in {}{}", s.status, s.status_reason.map(|r| format!(": {r}")).unwrap_or_default())),
+            Err(f) => Err(f.error),
+        }
+    }
+    .await;
+    Deleted { app: app.to_owned(), stack_name: stack.to_owned(), deleted: result.is_ok(), error: result.err(), seconds: start.elapsed().as_secs_f64() }
 }

@@ -4,13 +4,13 @@
 //! cannot tell a deleted branch from one this clone has not fetched.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 
 use crate::cloud::{Stack, StackApi, Target};
 use crate::deploy::{self, DeployOptions, KEY_EXPIRES_AT, Observer, target};
-use crate::destroy::Deleted;
+use crate::destroy::{Deleted, delete_stack};
 use crate::git::BranchKnowledge;
 use crate::resolve::Project;
 use crate::tagging::{self, KEY_APP, KEY_BRANCH, KEY_ENV};
@@ -39,6 +39,9 @@ pub struct Collect {
     pub reason: Reason,
     #[serde(skip)]
     pub target: Target,
+    /// How many dependency waves the app's deploy spans: deeper apps are deleted first.
+    #[serde(skip)]
+    depth: usize,
 }
 
 /// A stack of the workspace's apps the plan leaves, and why (only those worth saying).
@@ -86,12 +89,11 @@ pub fn plan(project: &Project, stacks: &[Stack], knowledge: &BranchKnowledge, op
     }
     let now = options.now.unwrap_or_else(SystemTime::now);
     let mut plan = Plan::default();
-    let sanitized = |set: &HashSet<String>| set.iter().map(|b| tagging::sanitize_value(b)).collect::<HashSet<_>>();
-    let local = sanitized(&knowledge.branches.local);
+    let local = tagging::sanitize_all(&knowledge.branches.local);
     let alive: HashSet<String> = match &options.remote_branches {
         Some(remote) => {
             plan.notes.push(format!("branches judged by the remote's live listing ({} branches) and local ones", remote.len()));
-            local.union(&sanitized(remote)).cloned().collect()
+            local.union(&tagging::sanitize_all(remote)).cloned().collect()
         }
         None => {
             if let Some(why) = &knowledge.incomplete {
@@ -100,9 +102,16 @@ pub fn plan(project: &Project, stacks: &[Stack], knowledge: &BranchKnowledge, op
             if !knowledge.branches.has_remote_refs {
                 plan.notes.push("no remote-tracking branches: branches judged by local ones only".into());
             }
-            local.union(&sanitized(&knowledge.branches.remote)).cloned().collect()
+            local.union(&tagging::sanitize_all(&knowledge.branches.remote)).cloned().collect()
         }
     };
+    // Dependents go first: an app's stacks may import from what it depends on.
+    let depth: HashMap<&str, usize> = project
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.name.as_str(), deploy::waves(project, &[i]).map_or(0, |w| w.len())))
+        .collect();
     let mut per_app: HashMap<String, usize> = HashMap::new();
     for stack in stacks {
         if stack.tags.get(tagging::KEY_MANAGED_BY).map(String::as_str) != Some(tagging::MANAGED_BY) {
@@ -143,7 +152,16 @@ pub fn plan(project: &Project, stacks: &[Stack], knowledge: &BranchKnowledge, op
             plan.kept.push(kept(format!("an operation is in progress ({})", stack.status)));
             continue;
         }
-        plan.collect.push(Collect { app: app.name.clone(), environment, branch, stack_name: stack.name.clone(), status: stack.status.clone(), reason, target: target(app) });
+        plan.collect.push(Collect {
+            app: app.name.clone(),
+            environment,
+            branch,
+            stack_name: stack.name.clone(),
+            status: stack.status.clone(),
+            reason,
+            target: target(app),
+            depth: depth.get(app.name.as_str()).copied().unwrap_or(0),
+        });
     }
     // The guard: a plan that removes most of an app's environments is more likely a mistake (a
     // half-fetched clone, a wrong remote) than a clean-up.
@@ -153,41 +171,17 @@ pub fn plan(project: &Project, stacks: &[Stack], knowledge: &BranchKnowledge, op
             return Err(GcError::TooMany { app: app.clone(), count, of: *of });
         }
     }
-    // Dependents go first: an app's stacks may import from what it depends on.
-    let depth = |name: &str| deploy::waves(project, &[project.apps.iter().position(|a| a.name == name).unwrap_or(0)]).map_or(0, |w| w.len());
-    plan.collect.sort_by_key(|c| (std::cmp::Reverse(depth(&c.app)), c.stack_name.clone()));
+    plan.collect.sort_by(|a, b| (std::cmp::Reverse(a.depth), &a.stack_name).cmp(&(std::cmp::Reverse(b.depth), &b.stack_name)));
     Ok(plan)
 }
 
 /// Deletes the plan's stacks, `jobs` at a time, dependents' before their dependencies', waiting
 /// for each. One failure does not stop the others.
-pub async fn execute<A: StackApi>(project: &Project, plan: &Plan, apis: &BTreeMap<Target, A>, jobs: usize, options: &DeployOptions, observer: &dyn Observer) -> Vec<Deleted> {
+pub async fn execute<A: StackApi>(plan: &Plan, apis: &BTreeMap<Target, A>, jobs: usize, options: &DeployOptions, observer: &dyn Observer) -> Vec<Deleted> {
     let mut out = Vec::new();
-    let mut levels: Vec<Vec<&Collect>> = Vec::new();
-    let depth = |c: &Collect| deploy::waves(project, &[project.apps.iter().position(|a| a.name == c.app).unwrap_or(0)]).map_or(0, |w| w.len());
-    for c in &plan.collect {
-        match levels.last_mut() {
-            Some(level) if level.first().is_some_and(|f| depth(f) == depth(c)) => level.push(c),
-            _ => levels.push(vec![c]),
-        }
-    }
-    for level in levels {
-        let deletions = level.into_iter().filter_map(|c| apis.get(&c.target).map(|api| (c, api))).map(|(c, api)| async move {
-            let start = Instant::now();
-            let result: Result<(), String> = async {
-                let mut seen: HashSet<String> = api.stack_events(&c.stack_name).await.map_err(|e| e.to_string())?.into_iter().map(|e| e.id).collect();
-                observer.note(&c.app, &format!("deleting stack {}", c.stack_name));
-                api.delete_stack(&c.stack_name).await.map_err(|e| e.to_string())?;
-                match deploy::wait(api, &c.stack_name, &mut seen, start + options.timeout, options, observer, &c.app).await {
-                    Ok(None) => Ok(()),
-                    Ok(Some(s)) if s.status == "DELETE_COMPLETE" => Ok(()),
-                    Ok(Some(s)) => Err(format!("stack {} ended in {}", c.stack_name, s.status)),
-                    Err(f) => Err(f.error),
-                }
-            }
-            .await;
-            Deleted { app: c.app.clone(), stack_name: c.stack_name.clone(), deleted: result.is_ok(), error: result.err(), seconds: start.elapsed().as_secs_f64() }
-        });
+    // The plan is sorted deepest first; each depth is one level of parallel deletions.
+    for level in plan.collect.chunk_by(|a, b| a.depth == b.depth) {
+        let deletions = level.iter().filter_map(|c| apis.get(&c.target).map(|api| delete_stack(api, &c.app, &c.stack_name, options, observer)));
         out.extend(futures_util::stream::iter(deletions).buffer_unordered(jobs.max(1)).collect::<Vec<_>>().await);
     }
     out

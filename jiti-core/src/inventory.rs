@@ -39,8 +39,7 @@ pub struct EnvStack {
 
 /// The stacks made by cargo-jiti for apps of `project` (any branch), newest first per app.
 pub fn environments(project: &Project, stacks: &[Stack], branches: &Branches) -> Vec<EnvStack> {
-    let sanitized = |set: &std::collections::HashSet<String>| set.iter().map(|b| tagging::sanitize_value(b)).collect::<std::collections::HashSet<_>>();
-    let (local, remote) = (sanitized(&branches.local), sanitized(&branches.remote));
+    let (local, remote) = (tagging::sanitize_all(&branches.local), tagging::sanitize_all(&branches.remote));
     let mut rows: Vec<EnvStack> = stacks
         .iter()
         .filter(|s| s.tags.get(tagging::KEY_MANAGED_BY).map(String::as_str) == Some(tagging::MANAGED_BY))

@@ -221,6 +221,11 @@ pub fn sanitize_value(value: &str) -> String {
     value.chars().map(|c| if allowed(c) { c } else { '_' }).take(MAX_VALUE_CHARS).collect()
 }
 
+/// Names as tag values hold them: what a `jiti:branch` tag is compared with.
+pub fn sanitize_all<'a>(names: impl IntoIterator<Item = &'a String>) -> std::collections::HashSet<String> {
+    names.into_iter().map(|n| sanitize_value(n)).collect()
+}
+
 /// Checks a tag value written by a user.
 pub fn validate_value(value: &str) -> Result<(), String> {
     if value.chars().count() > MAX_VALUE_CHARS {

@@ -30,7 +30,7 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
         let apis = super::connect(&project.apps, &args.cloud, &counter).await;
         let stacks: Vec<_> = jiti_core::deploy::listing(&apis).await?.into_values().flat_map(|m| m.into_values()).collect();
         let plan = gc::plan(&project, &stacks, &knowledge, &options)?;
-        let deleted = if args.yes { gc::execute(&project, &plan, &apis, args.jobs, &wait, &progress).await } else { Vec::new() };
+        let deleted = if args.yes { gc::execute(&plan, &apis, args.jobs, &wait, &progress).await } else { Vec::new() };
         Ok::<_, anyhow::Error>((plan, deleted))
     })?;
     progress.finish();
