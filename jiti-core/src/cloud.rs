@@ -1,5 +1,6 @@
-//! The AWS side: CloudFormation (and S3, STS) through aws-sdk, behind [`StackApi`]. The only module
-//! that touches aws-sdk types; everything it returns is this module's own data.
+//! The AWS side: CloudFormation (and S3, STS) through aws-sdk, behind [`StackApi`], and the
+//! resources `gc` deletes by tag ([`resources`]). The only module (with its submodule) that
+//! touches aws-sdk types; everything it returns is this module's own data.
 //!
 //! Clients use the standard AWS config chain (profiles, environment, `AWS_ENDPOINT_URL`), retries
 //! with exponential backoff and jitter on throttling and transient errors, and timeouts, and count
@@ -27,6 +28,9 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_sdk_cloudformation::config::ConfigBag;
+
+mod resources;
+pub use resources::{Deletable, Removal, ResourceApi, TaggedResource};
 
 /// Where an app's stacks live.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -310,6 +314,21 @@ pub struct Aws {
     endpoint: Option<String>,
     artifacts: Arc<tokio::sync::OnceCell<String>>,
     identity: Arc<tokio::sync::OnceCell<(String, String)>>,
+    /// What the clients below are made from, when first needed.
+    shared: aws_config::SdkConfig,
+    counter: CallCounter,
+    resource_clients: Arc<std::sync::OnceLock<ResourceClients>>,
+}
+
+/// Clients only `gc` needs: made on first use, so that a deploy does not pay for them.
+#[derive(Debug, Clone)]
+struct ResourceClients {
+    tagging: aws_sdk_resourcegroupstagging::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 impl Aws {
@@ -332,7 +351,32 @@ impl Aws {
             aws_sdk_s3::config::Builder::from(&shared).interceptor(counter.clone()).force_path_style(options.endpoint_url.is_some()).build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.clone()).build());
-        Aws { cfn, s3, sts, region: target.region.clone(), endpoint: options.endpoint_url.clone(), artifacts: Default::default(), identity: Default::default() }
+        Aws {
+            cfn,
+            s3,
+            sts,
+            region: target.region.clone(),
+            endpoint: options.endpoint_url.clone(),
+            artifacts: Default::default(),
+            identity: Default::default(),
+            shared,
+            counter: counter.clone(),
+            resource_clients: Default::default(),
+        }
+    }
+
+    fn clients(&self) -> &ResourceClients {
+        self.resource_clients.get_or_init(|| {
+            let (shared, counter) = (&self.shared, &self.counter);
+            ResourceClients {
+                tagging: aws_sdk_resourcegroupstagging::Client::from_conf(aws_sdk_resourcegroupstagging::config::Builder::from(shared).interceptor(counter.clone()).build()),
+                dynamodb: aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(shared).interceptor(counter.clone()).build()),
+                sqs: aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(shared).interceptor(counter.clone()).build()),
+                sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(shared).interceptor(counter.clone()).build()),
+                logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(shared).interceptor(counter.clone()).build()),
+                ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(shared).interceptor(counter.clone()).build()),
+            }
+        })
     }
 
     fn error<E>(&self, operation: &'static str, e: SdkError<E, HttpResponse>) -> CloudError

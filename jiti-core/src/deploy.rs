@@ -593,7 +593,7 @@ pub(crate) async fn wait<A: StackApi>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! What moto cannot show (per-resource events, CREATE_FAILED, ROLLBACK_COMPLETE, a stack that
     //! never settles), through a fake [`StackApi`] answering as the CloudFormation API reference
     //! documents.
@@ -726,7 +726,8 @@ mod tests {
     }
 
     /// A one-app project in a temporary folder (no cargo, no git needed).
-    fn project(dir: &std::path::Path) -> Project {
+    /// A one-app project (`queue`, protected `production`) in `dir`.
+    pub(crate) fn project(dir: &std::path::Path) -> Project {
         let infra = dir.join("infra");
         std::fs::create_dir_all(&infra).unwrap();
         std::fs::write(infra.join("stack.yaml"), "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n").unwrap();

@@ -1,14 +1,19 @@
-//! Garbage collection of environments: stacks of this workspace's apps whose branch is gone or
-//! whose time to live has passed. Never a protected environment, never a stack cargo-jiti did not
-//! make for an app of this workspace, never a busy one; and never on knowledge of branches that
+//! Garbage collection: environments (stacks) of this workspace's apps whose branch is gone or
+//! whose time to live has passed, and resources tagged for this workspace that outlived their
+//! stack. Never a protected environment or its resources, never anything cargo-jiti did not make
+//! for an app of this workspace, never a busy stack; and never on knowledge of branches that
 //! cannot tell a deleted branch from one this clone has not fetched.
+//!
+//! A resource is judged against a stack listing made *after* the resources were listed: a stack
+//! exists before CloudFormation creates its first resource, so a deploy racing the pass can never
+//! make its fresh resources look orphaned.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 
-use crate::cloud::{Stack, StackApi, Target};
+use crate::cloud::{CloudError, Deletable, Removal, ResourceApi, Stack, StackApi, TaggedResource, Target};
 use crate::deploy::{self, DeployOptions, KEY_EXPIRES_AT, Observer, target};
 use crate::destroy::{Deleted, delete_stack};
 use crate::git::BranchKnowledge;
@@ -52,10 +57,59 @@ pub struct Kept {
     pub why: String,
 }
 
+/// Why a resource is an orphan: the stack that owned it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "orphan", rename_all = "kebab-case")]
+pub enum Owner {
+    /// Its environment's stack no longer exists.
+    StackGone { stack_name: String },
+    /// Its stack is collected in this pass: it goes if the stack leaves it behind (and only if
+    /// the stack's deletion succeeded).
+    StackCollected { stack_name: String },
+    /// A stack of that name exists, but CloudFormation's own tag says the resource was made by an
+    /// earlier stack of the name, which is gone.
+    EarlierStack { stack_name: String, stack_id: String },
+}
+
+impl Owner {
+    pub fn stack_name(&self) -> &str {
+        match self {
+            Owner::StackGone { stack_name } | Owner::StackCollected { stack_name } | Owner::EarlierStack { stack_name, .. } => stack_name,
+        }
+    }
+}
+
+/// A resource the plan removes, or lists for you to remove (`delete: None`: a type cargo-jiti
+/// does not delete).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Orphan {
+    pub app: String,
+    pub environment: String,
+    pub arn: String,
+    pub delete: Option<Deletable>,
+    #[serde(flatten)]
+    pub owner: Owner,
+    #[serde(skip)]
+    pub target: Target,
+    #[serde(skip)]
+    tags: BTreeMap<String, String>,
+}
+
+/// A resource of a workspace app's environment that looks orphaned but is kept, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptResource {
+    pub app: String,
+    pub arn: String,
+    pub why: String,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Plan {
     pub collect: Vec<Collect>,
     pub kept: Vec<Kept>,
+    /// Resources that outlived (or will outlive) their stack.
+    pub resources: Vec<Orphan>,
+    pub kept_resources: Vec<KeptResource>,
     /// What the plan's knowledge rests on (e.g. "no remote-tracking branches").
     pub notes: Vec<String>,
 }
@@ -82,8 +136,88 @@ pub enum GcError {
     UnknownApp { app: String },
 }
 
+/// What one pass sees of the account: per target, the resources tagged for the workspace's apps
+/// (listed first) and then the stacks.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub resources: BTreeMap<Target, Vec<TaggedResource>>,
+    pub stacks: HashMap<Target, HashMap<String, Stack>>,
+}
+
+/// Lists what a pass judges: for each target, its apps' tagged resources (one paginated query per
+/// 20 apps), then its stacks (one paginated listing).
+pub async fn look<A: StackApi + ResourceApi>(project: &Project, apis: &BTreeMap<Target, A>) -> Result<Seen, CloudError> {
+    let mut seen = Seen::default();
+    for (t, api) in apis {
+        let apps: Vec<String> = project.apps.iter().filter(|a| &target(a) == t).map(|a| a.name.clone()).collect();
+        seen.resources.insert(t.clone(), if apps.is_empty() { Vec::new() } else { api.tagged_resources(KEY_APP, &apps).await? });
+    }
+    for (t, api) in apis {
+        seen.stacks.insert(t.clone(), api.list_stacks().await?.into_iter().map(|s| (s.name.clone(), s)).collect());
+    }
+    Ok(seen)
+}
+
+/// The environments and resources to collect among what was `seen`.
+pub fn plan(project: &Project, seen: &Seen, knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
+    let mut plan = plan_stacks(project, seen.stacks.values().flat_map(HashMap::values), knowledge, options)?;
+    plan_resources(project, seen, options, &mut plan);
+    Ok(plan)
+}
+
+/// CloudFormation's own tags on the resources it makes (on AWS; emulators may leave them out).
+const CFN_STACK_NAME: &str = "aws:cloudformation:stack-name";
+const CFN_STACK_ID: &str = "aws:cloudformation:stack-id";
+
+fn plan_resources(project: &Project, seen: &Seen, options: &GcOptions, plan: &mut Plan) {
+    let collected: HashSet<(&Target, &str)> = plan.collect.iter().map(|c| (&c.target, c.stack_name.as_str())).collect();
+    let mut orphans = Vec::new();
+    for (t, resources) in &seen.resources {
+        let stacks = seen.stacks.get(t);
+        for r in resources {
+            let tag = |k: &str| r.tags.get(k).map(String::as_str);
+            // The Tagging API lists the stacks themselves too: they are the environments above.
+            if tag(tagging::KEY_MANAGED_BY) != Some(tagging::MANAGED_BY) || r.arn.split(':').nth(2) == Some("cloudformation") {
+                continue;
+            }
+            let (Some(app), Some(environment)) = (tag(KEY_APP).and_then(|a| project.app(a)), tag(KEY_ENV)) else { continue };
+            if &target(app) != t || options.app.as_ref().is_some_and(|only| only != &app.name) {
+                continue;
+            }
+            // CloudFormation's tag names the stack exactly (whatever the prefix was then).
+            let stack_name = tag(CFN_STACK_NAME).map_or_else(|| app.stack_name_in(environment), str::to_owned);
+            if app.protected_envs.iter().any(|p| p == environment || app.stack_name_in(p) == stack_name) {
+                if stacks.is_none_or(|s| !s.contains_key(&stack_name)) {
+                    let why = format!("`{environment}` is a protected environment: its resources are never collected, even without their stack `{stack_name}`");
+                    plan.kept_resources.push(KeptResource { app: app.name.clone(), arn: r.arn.clone(), why });
+                }
+                continue;
+            }
+            let owner = match stacks.and_then(|s| s.get(&stack_name)) {
+                None => Owner::StackGone { stack_name },
+                Some(_) if collected.contains(&(t, stack_name.as_str())) => Owner::StackCollected { stack_name },
+                Some(s) => match tag(CFN_STACK_ID) {
+                    Some(id) if id != s.id => Owner::EarlierStack { stack_name, stack_id: id.to_owned() },
+                    _ => continue,
+                },
+            };
+            orphans.push(Orphan {
+                app: app.name.clone(),
+                environment: environment.to_owned(),
+                arn: r.arn.clone(),
+                delete: Deletable::from_arn(&r.arn),
+                owner,
+                target: t.clone(),
+                tags: r.tags.clone(),
+            });
+        }
+    }
+    orphans.sort_by(|a, b| (a.owner.stack_name(), &a.arn).cmp(&(b.owner.stack_name(), &b.arn)));
+    plan.resources = orphans;
+}
+
 /// The environments to collect among `stacks`.
-pub fn plan(project: &Project, stacks: &[Stack], knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
+fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
     if let Some(app) = options.app.as_ref().filter(|a| project.app(a).is_none()) {
         return Err(GcError::UnknownApp { app: app.clone() });
     }
@@ -175,14 +309,110 @@ pub fn plan(project: &Project, stacks: &[Stack], knowledge: &BranchKnowledge, op
     Ok(plan)
 }
 
+/// How removing one resource ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Removed {
+    pub app: String,
+    pub arn: String,
+    /// `None` when it failed (or was not tried).
+    pub outcome: Option<Removal>,
+    pub error: Option<String>,
+}
+
+/// What a pass removed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Done {
+    pub stacks: Vec<Deleted>,
+    pub resources: Vec<Removed>,
+}
+
+impl Done {
+    pub fn failures(&self) -> usize {
+        self.stacks.iter().filter(|d| !d.deleted).count() + self.resources.iter().filter(|r| r.outcome.is_none()).count()
+    }
+}
+
 /// Deletes the plan's stacks, `jobs` at a time, dependents' before their dependencies', waiting
-/// for each. One failure does not stop the others.
-pub async fn execute<A: StackApi>(plan: &Plan, apis: &BTreeMap<Target, A>, jobs: usize, options: &DeployOptions, observer: &dyn Observer) -> Vec<Deleted> {
-    let mut out = Vec::new();
+/// for each; then the orphaned resources it can delete, `jobs` at a time. One failure does not
+/// stop the others; a resource whose stack failed to delete is left to that stack.
+pub async fn execute<A: StackApi + ResourceApi>(plan: &Plan, apis: &BTreeMap<Target, A>, jobs: usize, options: &DeployOptions, observer: &dyn Observer) -> Done {
+    let mut done = Done::default();
     // The plan is sorted deepest first; each depth is one level of parallel deletions.
     for level in plan.collect.chunk_by(|a, b| a.depth == b.depth) {
         let deletions = level.iter().filter_map(|c| apis.get(&c.target).map(|api| delete_stack(api, &c.app, &c.stack_name, options, observer)));
-        out.extend(futures_util::stream::iter(deletions).buffer_unordered(jobs.max(1)).collect::<Vec<_>>().await);
+        done.stacks.extend(futures_util::stream::iter(deletions).buffer_unordered(jobs.max(1)).collect::<Vec<_>>().await);
     }
-    out
+    let stack_failed: HashSet<String> = done.stacks.iter().filter(|d| !d.deleted).map(|d| d.stack_name.clone()).collect();
+    let stack_failed = &stack_failed;
+    let removals = plan.resources.iter().filter_map(|o| {
+        let (what, api) = (o.delete.as_ref()?, apis.get(&o.target)?);
+        Some(async move {
+            let removed = |outcome, error| Removed { app: o.app.clone(), arn: o.arn.clone(), outcome, error };
+            if matches!(&o.owner, Owner::StackCollected { stack_name } if stack_failed.contains(stack_name)) {
+                return removed(None, Some(format!("left: its stack {} was not deleted", o.owner.stack_name())));
+            }
+            observer.note(&o.app, &format!("deleting {} {}", what.kind(), o.arn));
+            match api.delete_resource(what, &o.tags).await {
+                Ok(outcome) => removed(Some(outcome), None),
+                Err(e) => removed(None, Some(e.to_string())),
+            }
+        })
+    });
+    done.resources = futures_util::stream::iter(removals).buffer_unordered(jobs.max(1)).collect().await;
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    //! How resources are judged, including what the emulator cannot show (CloudFormation's own
+    //! stack tags on resources).
+
+    use super::*;
+    use crate::git::Branches;
+
+    fn resource(arn: &str, env: &str, extra: &[(&str, &str)]) -> TaggedResource {
+        let mut tags: BTreeMap<String, String> = [(KEY_APP, "queue"), (KEY_ENV, env), (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY)].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        tags.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        TaggedResource { arn: arn.to_owned(), tags }
+    }
+
+    fn stack(name: &str, branch: &str) -> Stack {
+        let tags = [(KEY_APP, "queue"), (KEY_BRANCH, branch), (KEY_ENV, name.trim_start_matches("queue-")), (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY)];
+        Stack { name: name.into(), id: format!("arn:aws:cloudformation:us-east-1:1:stack/{name}/new"), status: "CREATE_COMPLETE".into(), tags: tags.map(|(k, v)| (k.to_owned(), v.to_owned())).into(), ..Stack::default() }
+    }
+
+    #[test]
+    fn resources_are_orphans_only_without_their_stack_and_never_of_a_protected_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = deploy::tests::project(dir.path());
+        let t = target(&project.apps[0]);
+        let seen = Seen {
+            resources: [(t.clone(), vec![
+                resource("arn:aws:s3:::gone-bucket", "gone", &[]),
+                resource("arn:aws:lambda:us-east-1:1:function:gone-f", "gone", &[]),
+                resource("arn:aws:sqs:us-east-1:1:live-queue", "live", &[]),
+                resource("arn:aws:sqs:us-east-1:1:same-stack", "live", &[(CFN_STACK_ID, "arn:aws:cloudformation:us-east-1:1:stack/queue-live/new")]),
+                resource("arn:aws:sqs:us-east-1:1:earlier-stack", "live", &[(CFN_STACK_ID, "arn:aws:cloudformation:us-east-1:1:stack/queue-live/old")]),
+                resource("arn:aws:dynamodb:us-east-1:1:table/prod", "production", &[]),
+                resource("arn:aws:dynamodb:us-east-1:1:table/prod-by-stack", "x", &[(CFN_STACK_NAME, "queue-production")]),
+                resource("arn:aws:sns:us-east-1:1:dead-branch", "dead", &[]),
+                resource("arn:aws:cloudformation:us-east-1:1:stack/queue-gone/1", "gone", &[]),
+                TaggedResource { arn: "arn:aws:sns:us-east-1:1:unmanaged".into(), tags: [(KEY_APP.to_owned(), "queue".to_owned()), (KEY_ENV.to_owned(), "gone".to_owned())].into() },
+            ])]
+            .into(),
+            stacks: [(t, [stack("queue-live", "feature/live"), stack("queue-dead", "feature/dead")].into_iter().map(|s| (s.name.clone(), s)).collect())].into(),
+        };
+        let knowledge = BranchKnowledge { branches: Branches { local: ["feature/live".to_owned()].into(), remote: Default::default(), has_remote_refs: true }, incomplete: None, last_fetch: None };
+        let plan = plan(&project, &seen, &knowledge, &GcOptions::default()).unwrap();
+        let got: Vec<(&str, &Owner, bool)> = plan.resources.iter().map(|o| (o.arn.as_str(), &o.owner, o.delete.is_some())).collect();
+        let gone = Owner::StackGone { stack_name: "queue-gone".into() };
+        assert_eq!(got, vec![
+            ("arn:aws:sns:us-east-1:1:dead-branch", &Owner::StackCollected { stack_name: "queue-dead".into() }, true),
+            ("arn:aws:lambda:us-east-1:1:function:gone-f", &gone, false),
+            ("arn:aws:s3:::gone-bucket", &gone, true),
+            ("arn:aws:sqs:us-east-1:1:earlier-stack", &Owner::EarlierStack { stack_name: "queue-live".into(), stack_id: "arn:aws:cloudformation:us-east-1:1:stack/queue-live/old".into() }, true),
+        ]);
+        let kept: Vec<&str> = plan.kept_resources.iter().map(|k| k.arn.as_str()).collect();
+        assert_eq!(kept, ["arn:aws:dynamodb:us-east-1:1:table/prod", "arn:aws:dynamodb:us-east-1:1:table/prod-by-stack"]);
+    }
 }

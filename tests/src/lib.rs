@@ -296,8 +296,8 @@ impl Moto {
     }
 }
 
-/// A loopback HTTP proxy in front of the emulator that answers every `every`-th CloudFormation
-/// request with a `Throttling` error, as CloudFormation does when a caller goes too fast.
+/// A loopback HTTP proxy in front of the emulator that answers every `every`-th request with a
+/// throttling error in the request's own protocol, as AWS services do when a caller goes too fast.
 pub struct ThrottlingProxy {
     pub endpoint: String,
     throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -317,9 +317,9 @@ impl ThrottlingProxy {
             for client in listener.incoming().flatten() {
                 let (upstream, seen, counter) = (upstream.clone(), seen.clone(), counter.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(client, &upstream, |is_query| {
+                    let _ = proxy_one(client, &upstream, || {
                         let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-                        let throttle = is_query && n % every == 0;
+                        let throttle = n % every == 0;
                         if throttle {
                             counter.fetch_add(1, Ordering::SeqCst);
                         }
@@ -331,14 +331,14 @@ impl ThrottlingProxy {
         ThrottlingProxy { endpoint, throttled }
     }
 
-    /// Requests answered with `Throttling` so far.
+    /// Requests answered with a throttling error so far.
     pub fn throttled(&self) -> usize {
         self.throttled.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
 /// One request: read it, throttle it or pass it on (one request per connection, then close).
-fn proxy_one(mut client: std::net::TcpStream, upstream: &str, throttle: impl FnOnce(bool) -> bool) -> std::io::Result<()> {
+fn proxy_one(mut client: std::net::TcpStream, upstream: &str, throttle: impl FnOnce() -> bool) -> std::io::Result<()> {
     use std::io::{Read, Write};
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -364,11 +364,17 @@ fn proxy_one(mut client: std::net::TcpStream, upstream: &str, throttle: impl FnO
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    // CloudFormation and STS speak the query protocol: `Action=...` in a form body.
-    let is_query = String::from_utf8_lossy(&buf[head_end..]).contains("Action=");
-    if throttle(is_query) {
-        let body = "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>jiti-test</RequestId></ErrorResponse>";
-        write!(client, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    if throttle() {
+        // Each protocol's own throttling answer: JSON services (an `X-Amz-Target` header), the
+        // query protocol (CloudFormation, STS, SNS: `Action=` in a form body), and S3's REST-XML.
+        let (status, content_type, body) = if head.to_ascii_lowercase().contains("x-amz-target:") {
+            ("400 Bad Request", "application/x-amz-json-1.1", r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#)
+        } else if String::from_utf8_lossy(&buf[head_end..]).contains("Action=") {
+            ("400 Bad Request", "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>jiti-test</RequestId></ErrorResponse>")
+        } else {
+            ("503 Slow Down", "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>jiti-test</RequestId></Error>")
+        };
+        write!(client, "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
         return Ok(());
     }
     let head = head

@@ -79,7 +79,7 @@ fn gc_removes_exactly_the_environments_nobody_owns() {
         ("orders-api-gone-2".into(), "branch-gone".into()),
     ];
     assert_eq!(planned(&dry), expected, "{dry:#}");
-    assert_eq!(dry["api_calls"]["total"], 1, "a dry run is one listing");
+    assert_eq!(dry["api_calls"]["total"], 2, "a dry run is one tagging query and one listing");
     // orders-api depends on billing: its stacks go first.
     let order: Vec<&str> = dry["plan"]["collect"].as_array().expect("collect").iter().map(|c| c["app"].as_str().unwrap_or_default()).collect();
     assert_eq!(order, ["orders-api", "orders-api", "billing", "billing"]);

@@ -1,13 +1,16 @@
-//! `cargo jiti gc`: remove the environments nobody owns any more. A dry run unless --yes; the same
-//! plan is then executed.
+//! `cargo jiti gc`: remove the environments nobody owns any more, and the resources that outlived
+//! their stack. A dry run unless --yes; the same plan is then executed.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use anyhow::Context;
+use jiti_core::cloud::Removal;
+
 use jiti_core::cloud::CallCounter;
 use jiti_core::deploy::DeployOptions;
-use jiti_core::gc::{self, GcOptions, Reason};
+use jiti_core::gc::{self, GcOptions, Owner, Reason};
 use serde_json::json;
 
 use crate::cli::{GcArgs, ProjectArgs};
@@ -26,17 +29,17 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
     let counter = CallCounter::default();
     let progress = Progress::new();
     let wait = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
-    let (plan, deleted) = super::runtime()?.block_on(async {
+    let (plan, done) = super::runtime()?.block_on(async {
         let apis = super::connect(&project.apps, &args.cloud, &counter).await;
-        let stacks: Vec<_> = jiti_core::deploy::listing(&apis).await?.into_values().flat_map(|m| m.into_values()).collect();
-        let plan = gc::plan(&project, &stacks, &knowledge, &options)?;
-        let deleted = if args.yes { gc::execute(&plan, &apis, args.jobs, &wait, &progress).await } else { Vec::new() };
-        Ok::<_, anyhow::Error>((plan, deleted))
+        let seen = gc::look(&project, &apis).await.context("could not list what the account holds")?;
+        let plan = gc::plan(&project, &seen, &knowledge, &options)?;
+        let done = if args.yes { gc::execute(&plan, &apis, args.jobs, &wait, &progress).await } else { gc::Done::default() };
+        Ok::<_, anyhow::Error>((plan, done))
     })?;
     progress.finish();
-    let failed = deleted.iter().filter(|d| !d.deleted).count();
+    let failed = done.failures();
     if args.cloud.json {
-        output::print_json(&json!({"dry_run": !args.yes, "plan": plan, "deleted": deleted, "api_calls": super::calls_json(&counter)}))?;
+        output::print_json(&json!({"dry_run": !args.yes, "plan": plan, "deleted": done.stacks, "removed": done.resources, "api_calls": super::calls_json(&counter)}))?;
     } else {
         let mut out = anstream::stdout().lock();
         for note in &plan.notes {
@@ -48,23 +51,52 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 Reason::Expired { expired_at } => format!("expired at {expired_at}"),
                 Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
             };
-            let (style, what) = match deleted.iter().find(|d| d.stack_name == c.stack_name) {
+            let (style, what) = match done.stacks.iter().find(|d| d.stack_name == c.stack_name) {
                 None => (WARNING, "would delete"),
                 Some(d) if d.deleted => (GOOD, "deleted"),
                 Some(_) => (ERROR, "FAILED to delete"),
             };
             writeln!(out, "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}", c.stack_name, c.app, c.environment)?;
         }
+        for o in &plan.resources {
+            let why = match &o.owner {
+                Owner::StackGone { stack_name } => format!("orphan of stack {stack_name} (gone)"),
+                Owner::StackCollected { stack_name } => format!("of stack {stack_name}, collected now (deleted if the stack leaves it)"),
+                Owner::EarlierStack { stack_name, stack_id } => format!("orphan of an earlier stack {stack_name} ({stack_id})"),
+            };
+            let removed = done.resources.iter().find(|r| r.arn == o.arn);
+            let (style, what) = match (&o.delete, removed.map(|r| r.outcome)) {
+                (None, _) => (NOTE, "left for you"),
+                (Some(_), None) => (WARNING, "would delete"),
+                (Some(_), Some(Some(Removal::Deleted))) => (GOOD, "deleted"),
+                (Some(_), Some(Some(Removal::AlreadyGone))) => (GOOD, "already gone"),
+                (Some(_), Some(None)) => (ERROR, "FAILED to delete"),
+            };
+            writeln!(out, "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}", o.arn, o.app, o.environment)?;
+        }
         for k in &plan.kept {
             writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.stack_name, k.app, k.why)?;
         }
-        for d in deleted.iter().filter(|d| !d.deleted) {
+        for k in &plan.kept_resources {
+            writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.arn, k.app, k.why)?;
+        }
+        for d in done.stacks.iter().filter(|d| !d.deleted) {
             writeln!(out, "{ERROR}error{ERROR:#}: {}: {}", d.stack_name, d.error.as_deref().unwrap_or("unknown error"))?;
         }
-        match (plan.collect.is_empty(), args.yes) {
+        for r in done.resources.iter().filter(|r| r.outcome.is_none()) {
+            writeln!(out, "{ERROR}error{ERROR:#}: {}: {}", r.arn, r.error.as_deref().unwrap_or("unknown error"))?;
+        }
+        let deletable = plan.resources.iter().filter(|o| o.delete.is_some()).count();
+        let left = plan.resources.len() - deletable;
+        match (plan.collect.is_empty() && plan.resources.is_empty(), args.yes) {
             (true, _) => writeln!(out, "nothing to collect")?,
-            (false, false) => writeln!(out, "dry run: {} environment stack(s) would be deleted; run again with --yes to delete them", plan.collect.len())?,
-            (false, true) => writeln!(out, "{} deleted, {failed} failed", deleted.len() - failed)?,
+            (false, false) => writeln!(
+                out,
+                "dry run: {} environment stack(s) and {deletable} resource(s) would be deleted{}; run again with --yes to delete them",
+                plan.collect.len(),
+                if left > 0 { format!(", {left} left for you") } else { String::new() }
+            )?,
+            (false, true) => writeln!(out, "{} stack(s) and {} resource(s) deleted, {failed} failed", done.stacks.len() - done.stacks.iter().filter(|d| !d.deleted).count(), done.resources.iter().filter(|r| r.outcome.is_some()).count())?,
         }
     }
     Ok(if failed > 0 { ExitCode::from(output::EXIT_ERROR) } else { ExitCode::SUCCESS })
