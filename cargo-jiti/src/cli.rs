@@ -106,7 +106,7 @@ pub struct GcArgs {
     /// Delete for real (without it: a dry run listing what would go, and why)
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Only this app's environments
+    /// Only this app's environments and resources
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
     /// Judge branches by this remote's branches, listed live (for shallow or single-branch clones)
@@ -118,7 +118,7 @@ pub struct GcArgs {
     /// Allow removing up to N environments of an app, past the guard (more than half, and more than 5)
     #[arg(long, value_name = "N")]
     pub max_delete: Option<usize>,
-    /// Stacks deleted at once
+    /// Stacks deleted at once (then resources, as many at once)
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
     /// Give up waiting for a deletion after this long
