@@ -15,22 +15,12 @@ Not a test: figures vary by machine.
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.environ.get("JITI_VENV", os.path.join(ROOT, ".venv"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchlib import ROOT, VENV, moto, require, shop
 
 
 def run(cmd, cwd, env, check=True):
@@ -50,11 +40,6 @@ def median_ms(times):
     return statistics.median(times) * 1000
 
 
-def git(cwd, *args):
-    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
 def set_visibility(repo, value):
     path = os.path.join(repo, "billing", "infra", "jiti.toml")
     text = open(path).read()
@@ -70,85 +55,67 @@ def main():
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
     args = parser.parse_args()
     aws = os.path.join(VENV, "bin", "aws")
-    for tool in (args.bin, aws, os.path.join(VENV, "bin", "moto_server")):
-        if not os.path.isfile(tool):
-            sys.exit(f"{tool} not found: run `cargo build --release -p cargo-jiti` and `scripts/setup-python` first")
+    require(args.bin, aws)
 
-    port = free_port()
-    moto = subprocess.Popen([os.path.join(VENV, "bin", "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        env = dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
-        with tempfile.TemporaryDirectory(prefix="jiti-bench-") as tmp:
-            repo = os.path.join(tmp, "shop")
-            shutil.copytree(os.path.join(ROOT, "examples", "shop"), repo, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
-            git(repo, "init", "-q", "-b", "feature/bench")
-            git(repo, "add", "-A")
-            git(repo, "commit", "-qm", "bench")
-            jiti = [args.bin, "jiti"]
-            print(f"moto on 127.0.0.1:{port}; {os.cpu_count()} cores; {args.runs} runs each; whole-process wall time, median\n")
+    with moto() as (port, env), shop("feature/bench") as (tmp, repo):
+        jiti = [args.bin, "jiti"]
+        print(f"moto on 127.0.0.1:{port}; {os.cpu_count()} cores; {args.runs} runs each; whole-process wall time, median\n")
 
-            rows = []
-            calls = {}
-            # First create: a new environment (branch) each run; the same template for both tools.
-            j_create, a_create = [], []
-            for i in range(args.runs):
-                t, out = timed(jiti + ["deploy", "-p", "billing", "--branch", f"bench/create-{i}", "--json"], repo, env)
-                j_create.append(t)
-                calls["create"] = json.loads(out.stdout)["api_calls"]
-                template = os.path.join(tmp, f"create-{i}.json")
-                open(template, "w").write(run(jiti + ["render", "-p", "billing", "--branch", f"bench/create-{i}", "--stdout"], repo, env).stdout)
-                t, _ = timed([aws, "cloudformation", "deploy", "--template-file", template, "--stack-name", f"aws-create-{i}", "--no-fail-on-empty-changeset"], repo, env)
-                a_create.append(t)
-            rows.append(("first create (1 stack, 5 resources)", j_create, a_create))
+        rows = []
+        calls = {}
+        # First create: a new environment (branch) each run; the same template for both tools.
+        j_create, a_create = [], []
+        for i in range(args.runs):
+            t, out = timed(jiti + ["deploy", "-p", "billing", "--branch", f"bench/create-{i}", "--json"], repo, env)
+            j_create.append(t)
+            calls["create"] = json.loads(out.stdout)["api_calls"]
+            template = os.path.join(tmp, f"create-{i}.json")
+            open(template, "w").write(run(jiti + ["render", "-p", "billing", "--branch", f"bench/create-{i}", "--stdout"], repo, env).stdout)
+            t, _ = timed([aws, "cloudformation", "deploy", "--template-file", template, "--stack-name", f"aws-create-{i}", "--no-fail-on-empty-changeset"], repo, env)
+            a_create.append(t)
+        rows.append(("first create (1 stack, 5 resources)", j_create, a_create))
 
-            # No-op: the same stack again.
-            j_noop, a_noop = [], []
-            template = os.path.join(tmp, "create-0.json")
-            for _ in range(args.runs):
-                t, out = timed(jiti + ["deploy", "-p", "billing", "--branch", "bench/create-0", "--json"], repo, env)
-                j_noop.append(t)
-                calls["no-op"] = json.loads(out.stdout)["api_calls"]
-                t, _ = timed([aws, "cloudformation", "deploy", "--template-file", template, "--stack-name", "aws-create-0", "--no-fail-on-empty-changeset"], repo, env)
-                a_noop.append(t)
-            rows.append(("no-op", j_noop, a_noop))
+        # No-op: the same stack again.
+        j_noop, a_noop = [], []
+        template = os.path.join(tmp, "create-0.json")
+        for _ in range(args.runs):
+            t, out = timed(jiti + ["deploy", "-p", "billing", "--branch", "bench/create-0", "--json"], repo, env)
+            j_noop.append(t)
+            calls["no-op"] = json.loads(out.stdout)["api_calls"]
+            t, _ = timed([aws, "cloudformation", "deploy", "--template-file", template, "--stack-name", "aws-create-0", "--no-fail-on-empty-changeset"], repo, env)
+            a_noop.append(t)
+        rows.append(("no-op", j_noop, a_noop))
 
-            # One property changed each run (the queue's visibility timeout).
-            j_change, a_change = [], []
-            for i in range(args.runs):
-                set_visibility(repo, 61 + i)
-                t, out = timed(jiti + ["deploy", "-p", "billing", "--branch", "bench/create-1", "--json"], repo, env)
-                j_change.append(t)
-                calls["one change"] = json.loads(out.stdout)["api_calls"]
-                changed = os.path.join(tmp, f"change-{i}.json")
-                open(changed, "w").write(run(jiti + ["render", "-p", "billing", "--branch", "bench/create-1", "--stdout"], repo, env).stdout)
-                t, _ = timed([aws, "cloudformation", "deploy", "--template-file", changed, "--stack-name", "aws-create-1", "--no-fail-on-empty-changeset"], repo, env)
-                a_change.append(t)
-            set_visibility(repo, 60)
-            rows.append(("one-property change", j_change, a_change))
+        # One property changed each run (the queue's visibility timeout).
+        j_change, a_change = [], []
+        for i in range(args.runs):
+            set_visibility(repo, 61 + i)
+            t, out = timed(jiti + ["deploy", "-p", "billing", "--branch", "bench/create-1", "--json"], repo, env)
+            j_change.append(t)
+            calls["one change"] = json.loads(out.stdout)["api_calls"]
+            changed = os.path.join(tmp, f"change-{i}.json")
+            open(changed, "w").write(run(jiti + ["render", "-p", "billing", "--branch", "bench/create-1", "--stdout"], repo, env).stdout)
+            t, _ = timed([aws, "cloudformation", "deploy", "--template-file", changed, "--stack-name", "aws-create-1", "--no-fail-on-empty-changeset"], repo, env)
+            a_change.append(t)
+        set_visibility(repo, 60)
+        rows.append(("one-property change", j_change, a_change))
 
-            print(f"{'deploy':<38} {'cargo jiti':>12} {'aws cfn deploy':>15} {'ratio':>8}")
-            for label, j, a in rows:
-                print(f"{label:<38} {median_ms(j):>9.0f} ms {median_ms(a):>12.0f} ms {median_ms(a) / median_ms(j):>7.1f}x")
-            print("\ncargo-jiti API calls per deploy (calls; attempts where they differ):")
-            for label, c in calls.items():
-                ops = ", ".join(f"{op.split('.')[-1]} {v['calls']}" + (f" ({v['attempts']} attempts)" if v["attempts"] != v["calls"] else "") for op, v in c["by_operation"].items())
-                print(f"  {label:<12} {c['total']:>3} total: {ops}")
+        print(f"{'deploy':<38} {'cargo jiti':>12} {'aws cfn deploy':>15} {'ratio':>8}")
+        for label, j, a in rows:
+            print(f"{label:<38} {median_ms(j):>9.0f} ms {median_ms(a):>12.0f} ms {median_ms(a) / median_ms(j):>7.1f}x")
+        print("\ncargo-jiti API calls per deploy (calls; attempts where they differ):")
+        for label, c in calls.items():
+            ops = ", ".join(f"{op.split('.')[-1]} {v['calls']}" + (f" ({v['attempts']} attempts)" if v["attempts"] != v["calls"] else "") for op, v in c["by_operation"].items())
+            print(f"  {label:<12} {c['total']:>3} total: {ops}")
 
-            # The whole example workspace, no-op.
-            run(jiti + ["deploy", "--branch", "bench/workspace", "--method", "direct"], repo, env)
-            out = run(jiti + ["deploy", "--branch", "bench/workspace", "--json"], repo, env)
-            ws = json.loads(out.stdout)
-            print(f"\nno-op deploy of the whole example workspace ({len(ws['apps'])} apps): {ws['api_calls']['total']} API call(s): {list(ws['api_calls']['by_operation'])}")
+        # The whole example workspace, no-op.
+        run(jiti + ["deploy", "--branch", "bench/workspace", "--method", "direct"], repo, env)
+        out = run(jiti + ["deploy", "--branch", "bench/workspace", "--json"], repo, env)
+        ws = json.loads(out.stdout)
+        print(f"\nno-op deploy of the whole example workspace ({len(ws['apps'])} apps): {ws['api_calls']['total']} API call(s): {list(ws['api_calls']['by_operation'])}")
 
-            # envs at scale: stacks tagged as environments of the shop's apps.
-            seeded = subprocess.run([os.path.join(VENV, "bin", "python"), "-c", f"""
+        # envs at scale: stacks tagged as environments of the shop's apps.
+        seeded = subprocess.run([os.path.join(VENV, "bin", "python"), "-c", f"""
 import boto3, json
 cf = boto3.client('cloudformation')
 body = json.dumps({{'Resources': {{'Q': {{'Type': 'AWS::SQS::Queue'}}}}}})
@@ -160,22 +127,19 @@ for i in range({args.stacks}):
     cf.create_stack(StackName=f'{{app}}-{{env}}', TemplateBody=body, Tags=tags)
 print(len(cf.describe_stacks()['Stacks']))
 """], env=env, capture_output=True, text=True)
-            if seeded.returncode != 0:
-                sys.exit(seeded.stderr)
-            total = sum(1 for _ in json.loads(run(jiti + ["envs", "--json"], repo, env).stdout)["environments"])
-            j_envs, a_envs = [], []
-            for _ in range(args.runs):
-                t, out = timed(jiti + ["envs", "--json"], repo, env)
-                j_envs.append(t)
-                envs_calls = json.loads(out.stdout)["api_calls"]
-                t, _ = timed([aws, "cloudformation", "describe-stacks", "--output", "json"], repo, env)
-                a_envs.append(t)
-            print(f"\nenvs over {total} environment stacks of the workspace's apps:")
-            print(f"  cargo jiti envs                     {median_ms(j_envs):>7.0f} ms, {envs_calls['total']} API calls (DescribeStacks pages)")
-            print(f"  aws cloudformation describe-stacks  {median_ms(a_envs):>7.0f} ms")
-    finally:
-        moto.terminate()
-        moto.wait()
+        if seeded.returncode != 0:
+            sys.exit(seeded.stderr)
+        total = sum(1 for _ in json.loads(run(jiti + ["envs", "--json"], repo, env).stdout)["environments"])
+        j_envs, a_envs = [], []
+        for _ in range(args.runs):
+            t, out = timed(jiti + ["envs", "--json"], repo, env)
+            j_envs.append(t)
+            envs_calls = json.loads(out.stdout)["api_calls"]
+            t, _ = timed([aws, "cloudformation", "describe-stacks", "--output", "json"], repo, env)
+            a_envs.append(t)
+        print(f"\nenvs over {total} environment stacks of the workspace's apps:")
+        print(f"  cargo jiti envs                     {median_ms(j_envs):>7.0f} ms, {envs_calls['total']} API calls (DescribeStacks pages)")
+        print(f"  aws cloudformation describe-stacks  {median_ms(a_envs):>7.0f} ms")
 
 
 if __name__ == "__main__":

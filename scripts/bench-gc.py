@@ -13,16 +13,12 @@ Not a test: figures vary by machine.
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.environ.get("JITI_VENV", os.path.join(ROOT, ".venv"))
+from benchlib import ROOT, VENV, git, moto, require, shop
 
 SEED = """
 import boto3, json, sys
@@ -63,23 +59,12 @@ for i in range(orphans):
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(cmd, cwd, env):
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return time.perf_counter() - start, out
-
-
-def git(cwd, *args, stdin=None):
-    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", *args], cwd=cwd, env=env, check=True, capture_output=True, input=stdin, text=True)
 
 
 def calls(report):
@@ -97,59 +82,38 @@ def main():
     parser.add_argument("--jobs", type=int, nargs="+", default=[4, 16], help="real runs, one per value of --jobs")
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
     args = parser.parse_args()
-    for tool in (args.bin, os.path.join(VENV, "bin", "moto_server")):
-        if not os.path.isfile(tool):
-            sys.exit(f"{tool} not found: run `cargo build --release -p cargo-jiti` and `scripts/setup-python` first")
+    require(args.bin)
     gone = args.collectable * 4 // 5
     expired = args.collectable - gone
 
-    port = free_port()
-    moto = subprocess.Popen([os.path.join(VENV, "bin", "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        env = dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
-        with tempfile.TemporaryDirectory(prefix="jiti-bench-") as tmp:
-            repo = os.path.join(tmp, "shop")
-            shutil.copytree(os.path.join(ROOT, "examples", "shop"), repo, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
-            git(repo, "init", "-q", "-b", "main")
-            git(repo, "add", "-A")
-            git(repo, "commit", "-qm", "bench")
-            head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-            # Every live (and expired) environment's branch exists locally: one ref update, not 400 git runs.
-            git(repo, "update-ref", "--stdin", stdin="".join(f"create refs/heads/live/{i} {head}\n" for i in range(args.stacks)))
-            jiti = [args.bin, "jiti", "gc", "--json", "--max-delete", str(args.stacks)]
-            print(f"moto on 127.0.0.1:{port}; {os.cpu_count()} cores; {args.stacks} environment stacks, {args.collectable} collectable "
-                  f"({gone} branch gone, {expired} expired), {args.orphans} orphaned resources\n")
-            for round_, jobs in enumerate(args.jobs):
-                start = time.perf_counter()
-                subprocess.run([os.path.join(VENV, "bin", "python"), "-c", SEED, str(args.stacks), str(gone), str(expired), str(args.orphans), str(round_)], env=env, check=True)
-                seeded = time.perf_counter() - start
-                if round_ == 0:
-                    times = []
-                    for _ in range(args.runs):
-                        t, out = run(jiti, repo, env)
-                        times.append(t)
-                    dry = json.loads(out.stdout)
-                    planned = (len(dry["plan"]["collect"]), len(dry["plan"]["resources"]))
-                    print(f"dry run       {statistics.median(times) * 1000:>8.0f} ms (median of {args.runs})  plans {planned[0]} stacks, {planned[1]} resources; {calls(dry)}")
-                t, out = run(jiti + ["--yes", "--jobs", str(jobs)], repo, env)
-                real = json.loads(out.stdout)
-                failed = sum(1 for d in real["deleted"] if not d["deleted"]) + sum(1 for r in real["removed"] if r["outcome"] is None)
-                print(f"--yes --jobs {jobs:<3}{t * 1000:>7.0f} ms  deleted {len(real['deleted'])} stacks, {len(real['removed'])} resources, {failed} failed; {calls(real)}  (seeding took {seeded:.0f} s)")
-                _, out = run(jiti, repo, env)
-                again = json.loads(out.stdout)
-                if again["plan"]["collect"] or again["plan"]["resources"]:
-                    sys.exit(f"a second pass still plans {len(again['plan']['collect'])} stacks and {len(again['plan']['resources'])} resources")
-            print("\na second pass after each real run plans nothing")
-    finally:
-        moto.terminate()
-        moto.wait()
+    with moto() as (port, env), shop("main") as (_, repo):
+        head = git(repo, "rev-parse", "HEAD")
+        # Every live (and expired) environment's branch exists locally: one ref update, not 400 git runs.
+        git(repo, "update-ref", "--stdin", stdin="".join(f"create refs/heads/live/{i} {head}\n" for i in range(args.stacks)))
+        jiti = [args.bin, "jiti", "gc", "--json", "--max-delete", str(args.stacks)]
+        print(f"moto on 127.0.0.1:{port}; {os.cpu_count()} cores; {args.stacks} environment stacks, {args.collectable} collectable "
+              f"({gone} branch gone, {expired} expired), {args.orphans} orphaned resources\n")
+        for round_, jobs in enumerate(args.jobs):
+            start = time.perf_counter()
+            subprocess.run([os.path.join(VENV, "bin", "python"), "-c", SEED, str(args.stacks), str(gone), str(expired), str(args.orphans), str(round_)], env=env, check=True)
+            seeded = time.perf_counter() - start
+            if round_ == 0:
+                times = []
+                for _ in range(args.runs):
+                    t, out = run(jiti, repo, env)
+                    times.append(t)
+                dry = json.loads(out.stdout)
+                planned = (len(dry["plan"]["collect"]), len(dry["plan"]["resources"]))
+                print(f"dry run       {statistics.median(times) * 1000:>8.0f} ms (median of {args.runs})  plans {planned[0]} stacks, {planned[1]} resources; {calls(dry)}")
+            t, out = run(jiti + ["--yes", "--jobs", str(jobs)], repo, env)
+            real = json.loads(out.stdout)
+            failed = sum(1 for d in real["deleted"] if not d["deleted"]) + sum(1 for r in real["removed"] if r["outcome"] is None)
+            print(f"--yes --jobs {jobs:<3}{t * 1000:>7.0f} ms  deleted {len(real['deleted'])} stacks, {len(real['removed'])} resources, {failed} failed; {calls(real)}  (seeding took {seeded:.0f} s)")
+            _, out = run(jiti, repo, env)
+            again = json.loads(out.stdout)
+            if again["plan"]["collect"] or again["plan"]["resources"]:
+                sys.exit(f"a second pass still plans {len(again['plan']['collect'])} stacks and {len(again['plan']['resources'])} resources")
+        print("\na second pass after each real run plans nothing")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""What the benchmark scripts share: a moto server of their own, the environment that points the
+AWS tools at it, and a throw-away git copy of the example shop."""
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.environ.get("JITI_VENV", os.path.join(ROOT, ".venv"))
+
+
+def require(*tools):
+    for tool in tools:
+        if not os.path.isfile(tool):
+            sys.exit(f"{tool} not found: run `cargo build --release -p cargo-jiti` and `scripts/setup-python` first")
+
+
+@contextlib.contextmanager
+def moto():
+    """Starts moto on a free loopback port; yields (port, environment for AWS tools); stops it."""
+    server = os.path.join(VENV, "bin", "moto_server")
+    require(server)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port, dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                         AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def git(cwd, *args, stdin=None):
+    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    return subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", *args], cwd=cwd, env=env, check=True,
+                          capture_output=True, input=stdin, text=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def shop(branch):
+    """Yields (temporary directory, a git copy of examples/shop committed on `branch` inside it)."""
+    with tempfile.TemporaryDirectory(prefix="jiti-bench-") as tmp:
+        repo = os.path.join(tmp, "shop")
+        shutil.copytree(os.path.join(ROOT, "examples", "shop"), repo, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+        git(repo, "init", "-q", "-b", branch)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "bench")
+        yield tmp, repo
