@@ -48,8 +48,73 @@ pub enum Command {
     History(HistoryArgs),
     /// Deploy an earlier release of an app again: its infra from git, its version and commit
     Rollback(RollbackArgs),
+    /// Run a command with the branch's environment: deployed first if out of date, its outputs as JITI_<APP>_<OUTPUT>
+    Run(RunArgs),
+    /// Scaffold infra/ (jiti.toml and a template) beside a crate's code
+    Init(InitArgs),
+    /// Print the IAM policy a CI role needs to deploy, roll back and collect an app, and no more
+    IamPolicy(IamPolicyArgs),
     /// Print the JSON Schema of infra/jiti.toml (for editors: see the README)
     Schema,
+}
+
+#[derive(Debug, Args)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// AWS endpoint, e.g. a local emulator [default: AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Use the environment as deployed: never deploy
+    #[arg(long)]
+    pub no_deploy: bool,
+    #[arg(long, value_enum, default_value = "change-set")]
+    pub method: DeployMethod,
+    /// Time to live of the environment when it is deployed, e.g. 2d [default: environments.ephemeral.ttl]
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    pub ttl: Option<std::time::Duration>,
+    /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
+    /// The command and its arguments (after `--`)
+    #[arg(required = true, value_name = "COMMAND", allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Starter {
+    /// An SQS queue with a dead-letter queue, for a worker
+    QueueWorker,
+    /// A Lambda function with a function URL and its log group
+    HttpFunction,
+    /// A private, encrypted, versioned S3 bucket
+    StaticBucket,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The crate to give infra/ (package name) [default: the crate in the current directory]
+    #[arg(short = 'p', long = "package", value_name = "NAME")]
+    pub package: Option<String>,
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Which starting point to write
+    #[arg(long, value_enum, default_value = "queue-worker")]
+    pub template: Starter,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Only this environment's stacks [default: every environment of the app]
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// The AWS account id to name in ARNs [default: any account, `*`]
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
 }
 
 /// How to reach AWS: the standard AWS config chain, plus these.
@@ -94,6 +159,9 @@ pub struct DeployArgs {
     /// Deploy uncommitted changes to a protected environment
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Deploy even when `check` finds errors (recorded in the release)
+    #[arg(long)]
+    pub skip_checks: bool,
 }
 
 #[derive(Debug, Args)]

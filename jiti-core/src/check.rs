@@ -1,10 +1,13 @@
 //! `check`: everything that can be known without the cloud — config, rendering, tags on every
-//! resource, CloudFormation's limits, dependencies between apps — as a list of findings.
+//! resource, CloudFormation's limits, dependencies between apps, policy rules — as a list of
+//! findings.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::config::BuiltinRule;
+use crate::policy;
 use crate::render::{self, Rendered};
 use crate::resolve::{Project, ResolvedApp};
 use crate::tagging::{self, Taggability};
@@ -103,7 +106,7 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
                 let missing = missing_jiti_tags(resource, path);
                 if !missing.is_empty() {
                     let why = rendered.tags.not_injectable.iter().find(|s| s.resource == *id).map(|s| format!(": {}", s.reason)).unwrap_or_default();
-                    out.push(at(finding(Severity::Error, "missing-tags", app, format!("`{id}` ({ty}) lacks {}{why}", missing.join(", "))), id));
+                    out.push(at(ruled(app, BuiltinRule::Tags, finding(Severity::Error, "missing-tags", app, format!("`{id}` ({ty}) lacks {}{why}", missing.join(", ")))), id));
                 }
                 let count = tag_values(resource, path).iter().filter_map(|v| tagging::count(v)).max().unwrap_or(0);
                 if count > tagging::MAX_TAGS {
@@ -127,6 +130,7 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
             out.push(f);
         }
     }
+    out.extend(policy_findings(app, rendered));
     let bytes = t.to_json().len();
     if bytes > template::MAX_TEMPLATE_BYTES {
         let mut f = finding(Severity::Error, "limit", app, format!("the template is {bytes} bytes; CloudFormation accepts at most {}", template::MAX_TEMPLATE_BYTES));
@@ -136,6 +140,56 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
         let mut f = finding(Severity::Info, "large-template", app, format!("the template is {bytes} bytes, over the {} bytes CloudFormation takes inline: deploys upload it to the artifacts bucket", template::MAX_INLINE_TEMPLATE_BYTES));
         f.file = file.clone();
         out.push(f);
+    }
+    out
+}
+
+/// A finding of a built-in rule the app turned off becomes information, with the app's reason.
+fn ruled(app: &ResolvedApp, rule: BuiltinRule, mut f: Finding) -> Finding {
+    if let Some((_, why)) = app.policy_off.iter().find(|(r, _)| *r == rule) {
+        f.severity = Severity::Info;
+        f.message = format!("{} (rule `{}` is off for this app: {why})", f.message, rule.name());
+    }
+    f
+}
+
+/// The policy rules: built-in ones on the template and the config, then the team's Guard rules.
+fn policy_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for v in policy::builtin(&rendered.template) {
+        let Some(rule) = BuiltinRule::ALL.into_iter().find(|r| r.name() == v.rule) else { continue };
+        let mut f = finding(Severity::Error, rule.name(), app, v.message);
+        f.file = Some(rendered.template_file.clone());
+        f.resource = v.resource;
+        out.push(ruled(app, rule, f));
+    }
+    for env in &app.unprotected_envs {
+        let mut f = finding(Severity::Error, BuiltinRule::TerminationProtection.name(), app, format!("protected environment `{env}` sets termination_protection = false: its stacks could be deleted by mistake"));
+        f.file = Some(app.config_path.clone());
+        out.push(ruled(app, BuiltinRule::TerminationProtection, f));
+    }
+    let files = match policy::guard_files(&app.infra_dir) {
+        Ok(files) => files,
+        Err(e) => {
+            out.push(finding(Severity::Error, "guard", app, e.to_string()));
+            return out;
+        }
+    };
+    let name = format!("{}.template.json", app.name);
+    for file in files {
+        match policy::guard(&file, &rendered.template, &name) {
+            Ok(violations) => out.extend(violations.into_iter().map(|v| {
+                let mut f = finding(Severity::Error, "guard", app, format!("rule `{}`: {}", v.rule, v.message));
+                f.file = v.file;
+                f.resource = v.resource;
+                f
+            })),
+            Err(e) => {
+                let mut f = finding(Severity::Error, "guard", app, e.to_string());
+                f.file = Some(file);
+                out.push(f);
+            }
+        }
     }
     out
 }

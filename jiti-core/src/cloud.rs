@@ -32,6 +32,10 @@ use aws_sdk_cloudformation::config::ConfigBag;
 mod resources;
 pub use resources::{Deletable, Removal, ResourceApi, TaggedResource};
 
+/// The artifacts bucket (release ledger, large templates) of an account and region is this,
+/// then `<account>-<region>`.
+pub const ARTIFACTS_BUCKET_PREFIX: &str = "cargo-jiti-artifacts-";
+
 /// Where an app's stacks live.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {
@@ -413,7 +417,7 @@ impl Aws {
 
     /// `cargo-jiti-artifacts-<account>-<region>`.
     async fn artifacts_bucket_name(&self) -> Result<String, CloudError> {
-        Ok(format!("cargo-jiti-artifacts-{}-{}", self.identity().await?.0, self.region))
+        Ok(format!("{ARTIFACTS_BUCKET_PREFIX}{}-{}", self.identity().await?.0, self.region))
     }
 
     /// The artifacts bucket, created on first use: tagged, encrypted, private.

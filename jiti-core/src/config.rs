@@ -52,6 +52,49 @@ pub struct JitiConfig {
     /// Commands run around deploys.
     #[serde(default)]
     pub hooks: HooksConfig,
+    /// Policy rules `check` (and so `deploy`) enforces on the rendered template.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[policy]`
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Built-in rules turned off for this app, each with the reason `check` shows, e.g.
+    /// `encryption = "public data; no key to manage"`.
+    #[serde(default)]
+    pub off: IndexMap<BuiltinRule, Reason>,
+}
+
+/// The built-in policy rules of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltinRule {
+    /// Every taggable resource carries all `jiti:*` tags.
+    Tags,
+    /// Every S3 bucket has a public access block with all four settings on.
+    BucketPublicAccess,
+    /// Buckets, tables, queues and topics are encrypted at rest.
+    Encryption,
+    /// No resource policy allows the `*` principal.
+    PublicPrincipal,
+    /// Protected environments keep termination protection.
+    TerminationProtection,
+}
+
+impl BuiltinRule {
+    pub const ALL: [BuiltinRule; 5] = [BuiltinRule::Tags, BuiltinRule::BucketPublicAccess, BuiltinRule::Encryption, BuiltinRule::PublicPrincipal, BuiltinRule::TerminationProtection];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinRule::Tags => "tags",
+            BuiltinRule::BucketPublicAccess => "bucket-public-access",
+            BuiltinRule::Encryption => "encryption",
+            BuiltinRule::PublicPrincipal => "public-principal",
+            BuiltinRule::TerminationProtection => "termination-protection",
+        }
+    }
 }
 
 /// `[app]`
@@ -117,6 +160,9 @@ pub struct ProtectedConfig {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, serde_json::Value>")]
     pub params: Params,
+    /// Turn on CloudFormation's termination protection of this environment's stacks. Default:
+    /// true; `false` is a `check` error unless `[policy.off] termination-protection` says why.
+    pub termination_protection: Option<bool>,
 }
 
 /// `[hooks]`
@@ -302,6 +348,12 @@ macro_rules! validated_string {
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
+
+validated_string!(
+    /// Why a rule is off: a non-empty sentence.
+    Reason,
+    |s| if s.trim().is_empty() { Err("say why the rule is off: the reason must not be empty".to_owned()) } else { Ok(()) }
+);
 
 validated_string!(
     /// An app name: ASCII letters, digits, `-` and `_`, starting with a letter, at most 64 characters.

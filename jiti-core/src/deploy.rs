@@ -59,6 +59,8 @@ pub struct DeployOptions {
     pub rollback_of: Option<String>,
     /// `Name <email>` of the git user, for the ledger.
     pub deployer: Option<String>,
+    /// `--skip-checks`: deploy even when `check` finds errors (recorded in the release).
+    pub skip_checks: bool,
 }
 
 impl Default for DeployOptions {
@@ -75,6 +77,7 @@ impl Default for DeployOptions {
             verify: true,
             rollback_of: None,
             deployer: None,
+            skip_checks: false,
         }
     }
 }
@@ -210,12 +213,39 @@ pub fn stack_tags(project: &Project, app: &ResolvedApp, hash: &str, ttl: Option<
     tags
 }
 
-/// A deployed stack is up to date when it is settled and its tags (the template hash among them)
-/// are the ones a deploy would set. `jiti:expires-at` is left out: it moves with the clock.
-pub fn up_to_date(stack: &Stack, tags: &[(String, String)]) -> bool {
+/// How a deploy treats a stack's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// From `[environments.ephemeral] ttl`: refreshed once less than half of it is left, so that
+    /// redeploying keeps an environment alive without making every deploy an update.
+    Config(Duration),
+    /// `--ttl`: the user asked for this expiry; refreshed unless already within a minute of it.
+    Asked(Duration),
+}
+
+/// A deployed stack is up to date when it is settled, its tags (the template hash among them) are
+/// the ones a deploy would set, and its expiry needs no refresh (see [`Expiry`]).
+pub fn up_to_date(stack: &Stack, tags: &[(String, String)], expiry: Option<Expiry>) -> bool {
     let wanted: BTreeMap<&str, &str> = tags.iter().filter(|(k, _)| k != KEY_EXPIRES_AT).map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let current: BTreeMap<&str, &str> = stack.tags.iter().filter(|(k, _)| *k != KEY_EXPIRES_AT).map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    SETTLED.contains(&stack.status.as_str()) && wanted == current
+    let time = |v: Option<&str>| v.and_then(|t| humantime::parse_rfc3339(t).ok());
+    let has = time(stack.tags.get(KEY_EXPIRES_AT).map(String::as_str));
+    let new = time(tags.iter().find(|(k, _)| k == KEY_EXPIRES_AT).map(|(_, v)| v.as_str()));
+    let expiry_fresh = match (has, new, expiry) {
+        (None, None, _) => true,
+        (Some(has), Some(new), Some(Expiry::Config(ttl))) => has + ttl / 2 >= new,
+        (Some(has), Some(new), Some(Expiry::Asked(_))) => has.duration_since(new).or_else(|_| new.duration_since(has)).is_ok_and(|d| d <= Duration::from_secs(60)),
+        _ => false,
+    };
+    SETTLED.contains(&stack.status.as_str()) && wanted == current && expiry_fresh
+}
+
+/// Which expiry rule applies to `app`'s stack ([`Expiry`]); `None` when it never expires.
+pub fn expiry(app: &ResolvedApp, asked: Option<Duration>) -> Option<Expiry> {
+    if !app.environment.ephemeral() {
+        return None;
+    }
+    asked.map(Expiry::Asked).or(app.ttl.map(Expiry::Config))
 }
 
 /// Every stack of every target, by name: one paginated DescribeStacks per target.
@@ -298,7 +328,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     observer: &dyn Observer,
 ) -> AppResult {
     let start = Instant::now();
-    let rendered = render_for_deploy(project, app, outputs);
+    let rendered = render_for_deploy(project, app, outputs, options.skip_checks);
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
     let done = match rendered {
         Ok(rendered) => run(project, app, api, current, &rendered, options, observer).await,
@@ -355,6 +385,7 @@ async fn new_release<S: ReleaseStore>(project: &Project, app: &ResolvedApp, hash
         deployed_by: Deployer { git: options.deployer.clone(), aws: store.caller().await.ok() },
         status,
         rollback_of: options.rollback_of.clone(),
+        skip_checks: options.skip_checks,
     }
 }
 
@@ -370,12 +401,21 @@ pub fn write_outputs(project: &Project, app: &ResolvedApp, outputs: &BTreeMap<St
     Ok(path)
 }
 
-/// The template a deploy sends, also written to `target/jiti/` (for `cfn-lint`, reviews, bug reports).
-fn render_for_deploy(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Result<Rendered, Failure> {
+/// The template a deploy sends, also written to `target/jiti/` (for `cfn-lint`, reviews, bug
+/// reports). A template `check` finds errors in is refused, unless told to skip the checks.
+fn render_for_deploy(project: &Project, app: &ResolvedApp, outputs: &DepOutputs, skip_checks: bool) -> Result<Rendered, Failure> {
     if let Some(dep) = app.depends_on.iter().find(|d| !outputs.contains_key(*d)) {
         return Err(fail(format!("dependency `{dep}` has no stack in environment `{}`", app.environment.name)));
     }
     let rendered = render::render_app_with(project, app, outputs).map_err(|e| fail(e.to_string()))?;
+    let errors: Vec<String> = crate::check::template_findings(app, &rendered)
+        .into_iter()
+        .filter(|f| f.severity == crate::check::Severity::Error)
+        .map(|f| format!("{}{}: {}", f.code, f.resource.map(|r| format!(" ({r})")).unwrap_or_default(), f.message))
+        .collect();
+    if !errors.is_empty() && !skip_checks {
+        return Err(fail(format!("`cargo jiti check` finds {} error(s): {}; fix them, or deploy with --skip-checks (recorded in the release)", errors.len(), errors.join("; "))));
+    }
     render::write(project, &rendered).map_err(|e| fail(e.to_string()))?;
     Ok(rendered)
 }
@@ -415,7 +455,7 @@ async fn run<A: StackApi>(
         }
         current = None;
     }
-    if let Some(s) = current.as_ref().filter(|s| up_to_date(s, &tags)) {
+    if let Some(s) = current.as_ref().filter(|s| up_to_date(s, &tags, expiry(app, options.ttl))) {
         observer.note(name, "up to date");
         return Ok((Outcome::UpToDate, s.outputs.clone()));
     }
@@ -492,7 +532,7 @@ async fn run<A: StackApi>(
             events: failed,
         });
     }
-    if app.environment.protected && !done.termination_protection {
+    if app.environment.protected && !done.termination_protection && !app.unprotected_envs.contains(&app.environment.name) {
         // Best effort: the stack is deployed either way (moto answers this call with a 500).
         if let Err(e) = api.set_termination_protection(stack, true).await {
             observer.note(name, &format!("warning: termination protection not enabled: {e}"));
@@ -753,6 +793,8 @@ pub(crate) mod tests {
             ttl: None,
             verify: None,
             sources: None,
+            policy_off: Vec::new(),
+            unprotected_envs: Vec::new(),
         };
         Project { workspace_root: dir.to_owned(), target_dir: dir.join("target"), git, apps: vec![app], selected: vec![0] }
     }
@@ -843,11 +885,25 @@ pub(crate) mod tests {
         assert!(tags.contains(&(KEY_EXPIRES_AT.to_owned(), "2027-01-15T09:00:00Z".to_owned())), "{tags:?}");
         assert!(tags.contains(&(KEY_TEMPLATE_HASH.to_owned(), "abc".to_owned())));
         let mut stack = Stack { status: "UPDATE_COMPLETE".into(), tags: tags.iter().cloned().collect(), ..Stack::default() };
-        // A later expiry alone does not make a deploy necessary.
+        let config = expiry(&project.apps[0], None);
+        assert_eq!(config, Some(Expiry::Config(Duration::from_secs(3600))));
+        // More than half the time to live left: no deploy needed; less: the expiry is refreshed.
+        stack.tags.insert(KEY_EXPIRES_AT.into(), "2027-01-15T08:31:00Z".into());
+        assert!(up_to_date(&stack, &tags, config));
+        stack.tags.insert(KEY_EXPIRES_AT.into(), "2027-01-15T08:29:00Z".into());
+        assert!(!up_to_date(&stack, &tags, config));
+        // `--ttl` asks for an expiry: a later one is not it either.
+        let asked = expiry(&project.apps[0], Some(Duration::from_secs(3600)));
         stack.tags.insert(KEY_EXPIRES_AT.into(), "2027-01-16T00:00:00Z".into());
-        assert!(up_to_date(&stack, &tags));
+        assert!(up_to_date(&stack, &tags, config));
+        assert!(!up_to_date(&stack, &tags, asked));
+        stack.tags.insert(KEY_EXPIRES_AT.into(), "2027-01-15T09:00:30Z".into());
+        assert!(up_to_date(&stack, &tags, asked));
+        // An expiry the stack should no longer have is removed.
+        let no_ttl = stack_tags(&project, &project.apps[0], "abc", None, now).into_iter().filter(|(k, _)| k != KEY_EXPIRES_AT).collect::<Vec<_>>();
+        assert!(!up_to_date(&stack, &no_ttl, None));
         stack.tags.insert(KEY_TEMPLATE_HASH.into(), "old".into());
-        assert!(!up_to_date(&stack, &tags));
+        assert!(!up_to_date(&stack, &tags, config));
         // Protected environments never expire.
         project.apps[0].environment.protected = true;
         assert!(!stack_tags(&project, &project.apps[0], "abc", Some(Duration::from_secs(60)), now).iter().any(|(k, _)| k == KEY_EXPIRES_AT));

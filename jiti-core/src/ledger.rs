@@ -50,6 +50,9 @@ pub struct Release {
     pub status: ReleaseStatus,
     /// The release this one rolled back (replaced by an earlier one's infra).
     pub rollback_of: Option<String>,
+    /// Deployed despite errors of `check` (`--skip-checks`, and every rollback).
+    #[serde(default)]
+    pub skip_checks: bool,
 }
 
 impl Release {

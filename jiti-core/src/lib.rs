@@ -22,3 +22,6 @@ pub mod ledger;
 pub mod hooks;
 pub mod rollback;
 pub mod gc;
+pub mod scaffold;
+pub mod iam;
+pub mod policy;

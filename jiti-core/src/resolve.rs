@@ -61,6 +61,10 @@ pub struct ResolvedApp {
     pub verify: Option<(String, Duration)>,
     /// Infra files to render instead of the working tree's (a rollback reads them from git).
     pub sources: Option<std::sync::Arc<Vec<(String, String)>>>,
+    /// `[policy.off]`: built-in rules turned off, with the reason.
+    pub policy_off: Vec<(crate::config::BuiltinRule, String)>,
+    /// Protected environments whose stacks go without termination protection.
+    pub unprotected_envs: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +219,8 @@ fn resolve_app(source: &AppSource, git: &GitContext, default_region: Option<&str
         ttl: ephemeral.ttl.map(|t| t.0),
         verify: config.hooks.verify.clone().map(|c| (c, config.hooks.verify_timeout.map_or(Duration::from_secs(300), |t| t.0))),
         sources: None,
+        policy_off: config.policy.off.iter().map(|(rule, why)| (*rule, why.to_string())).collect(),
+        unprotected_envs: protected.iter().filter(|(_, p)| p.termination_protection == Some(false)).map(|(name, _)| name.to_string()).collect(),
     })
 }
 

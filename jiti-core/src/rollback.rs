@@ -64,7 +64,9 @@ pub async fn rollback<A: StackApi + ReleaseStore>(
     observer: &dyn Observer,
 ) -> Result<AppResult, RollbackError> {
     let past = project.at_release(name, release)?;
-    let options = DeployOptions { with_dependencies: false, rollback_of, ..options.clone() };
+    // A rollback brings back what was deployed (and checked) before, even where today's rules
+    // would refuse it: in an emergency, going back must not be blocked (the release says so).
+    let options = DeployOptions { with_dependencies: false, rollback_of, skip_checks: true, ..options.clone() };
     let mut results = deploy::deploy(&past, apis, &options, observer).await?;
     Ok(results.remove(0))
 }
@@ -90,6 +92,7 @@ mod tests {
             deployed_by: Default::default(),
             status,
             rollback_of: None,
+            skip_checks: false,
         }
     }
 

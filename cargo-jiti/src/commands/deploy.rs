@@ -39,6 +39,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
         ttl: args.ttl,
         now: SystemTime::now(),
         deployer: jiti_core::git::user(&project.git.root),
+        skip_checks: args.skip_checks,
         ..DeployOptions::default()
     };
     let counter = CallCounter::default();

@@ -7,9 +7,12 @@ mod diff;
 mod envs;
 mod gc;
 mod history;
+mod iam_policy;
+mod init;
 mod outputs;
 mod render;
 mod rollback;
+mod run;
 mod schema;
 
 use std::process::ExitCode;
@@ -38,6 +41,9 @@ pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
         Command::Gc(a) => gc::exec(a),
         Command::History(a) => history::exec(a),
         Command::Rollback(a) => rollback::exec(a),
+        Command::Run(a) => run::exec(a),
+        Command::Init(a) => init::exec(a),
+        Command::IamPolicy(a) => iam_policy::exec(a),
         Command::Schema => schema::exec(),
     }
 }
