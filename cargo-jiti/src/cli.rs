@@ -86,7 +86,7 @@ pub struct RunArgs {
 pub enum Starter {
     /// An SQS queue with a dead-letter queue, for a worker
     QueueWorker,
-    /// A Lambda function with a function URL and its log group
+    /// A Lambda function behind an API Gateway REST API, with its log group
     HttpFunction,
     /// A private, encrypted, versioned S3 bucket
     StaticBucket,

@@ -64,7 +64,7 @@ fn short(d: std::time::Duration) -> String {
     match s {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
     }
 }
