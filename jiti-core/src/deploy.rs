@@ -290,7 +290,8 @@ pub async fn deploy<A: StackApi + ReleaseStore>(project: &Project, apis: &BTreeM
                 deploy_one(project, app, api, current, outputs, options, observer).await
             });
         }
-        let done: Vec<AppResult> = futures_util::stream::iter(jobs).buffer_unordered(options.jobs.max(1)).collect().await;
+        // `buffered`: `jobs` at a time, results in workspace order whatever finishes first.
+        let done: Vec<AppResult> = futures_util::stream::iter(jobs).buffered(options.jobs.max(1)).collect().await;
         for r in done {
             if r.outcome.succeeded() {
                 outputs.insert(r.app.clone(), r.outputs.clone());
