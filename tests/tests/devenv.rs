@@ -203,6 +203,13 @@ fn check_runs_policy_rules_and_deploy_refuses_their_errors_unless_skipped() {
     assert!(bad.stdout.contains("billing/infra/jiti.toml:26:14: say why the rule is off: the reason must not be empty"), "{}", bad.stdout);
     repo.write("billing/infra/jiti.toml", &config);
 
+    // A protected environment without termination protection breaks its rule.
+    repo.write("billing/infra/jiti.toml", &config.replace("branches = [\"main\", \"master\"]\n", "branches = [\"main\", \"master\"]\ntermination_protection = false\n"));
+    let check = repo.jiti(&["check", "-p", "billing", "--json"]).expect(1).json();
+    let rule = check["findings"].as_array().expect("findings").iter().find(|f| f["code"] == "termination-protection").expect("the termination-protection finding");
+    assert_eq!((rule["severity"].as_str(), rule["file"].as_str().is_some_and(|f| f.ends_with("billing/infra/jiti.toml"))), (Some("error"), true), "{rule:#}");
+    repo.write("billing/infra/jiti.toml", &config);
+
     let skipped = moto().jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--skip-checks", "--json"]).expect(0).json();
     assert_eq!(skipped["apps"][0]["result"], "created");
     assert_eq!(skipped["apps"][0]["release"]["skip_checks"], true, "the release records it");
