@@ -66,6 +66,9 @@ pub struct RunArgs {
     /// AWS endpoint, e.g. a local emulator [default: AWS_ENDPOINT_URL, else AWS]
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Limit on one AWS API call, retries included
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime_duration)]
+    pub api_timeout: std::time::Duration,
     /// Use the environment as deployed: never deploy
     #[arg(long)]
     pub no_deploy: bool,
@@ -126,6 +129,9 @@ pub struct CloudArgs {
     /// Print a JSON report for CI (with the AWS API calls made)
     #[arg(long)]
     pub json: bool,
+    /// Limit on one AWS API call, retries included
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime_duration)]
+    pub api_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -15,12 +15,19 @@ use crate::output::{DIM, ERROR, GOOD, NOTE, WARNING};
 pub struct Progress {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// The last status of each stack waited for, in the order first seen.
+    statuses: Mutex<Vec<(String, String)>>,
 }
 
 impl Progress {
     pub fn new() -> Progress {
         let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
-        Progress { multi, bars: Mutex::new(HashMap::new()) }
+        Progress { multi, bars: Mutex::new(HashMap::new()), statuses: Mutex::new(Vec::new()) }
+    }
+
+    /// (stack, last status) of every stack waited for so far.
+    pub fn statuses(&self) -> Vec<(String, String)> {
+        self.statuses.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// A line above the spinners (or plainly on stderr).
@@ -85,6 +92,15 @@ impl Observer for Progress {
                 _ => "",
             };
             self.line(&format!("{:>12}   {style}{sign} {:<8}{style:#} {} {DIM}{}{DIM:#}{replace}", "", c.action, c.logical_id, c.resource_type));
+        }
+    }
+
+    fn status(&self, _app: &str, stack: &str, status: &str) {
+        if let Ok(mut statuses) = self.statuses.lock() {
+            match statuses.iter_mut().find(|(s, _)| s == stack) {
+                Some(entry) => entry.1 = status.to_owned(),
+                None => statuses.push((stack.to_owned(), status.to_owned())),
+            }
         }
     }
 

@@ -90,6 +90,9 @@ pub trait Observer: Send + Sync {
     fn change_set(&self, app: &str, stack: &str, changes: &[Change]);
     /// A new stack event, oldest first.
     fn event(&self, app: &str, stack: &str, event: &StackEvent);
+    /// The status of a stack being waited for, at each poll (`DELETE_COMPLETE` once it is gone):
+    /// what an interrupted command can say about operations it leaves running.
+    fn status(&self, _app: &str, _stack: &str, _status: &str) {}
 }
 
 /// How one app's deploy ended.
@@ -139,11 +142,11 @@ pub struct AppResult {
 pub enum DeployError {
     #[error("dependency cycle among {}: fix `depends_on` (`cargo jiti check` names the cycle)", apps.join(", "))]
     Cycle { apps: Vec<String> },
-    #[error("failed to list the stacks in {region}")]
+    // The cause in the same line: an unreachable endpoint is one line, as it is one fact.
+    #[error("failed to list the stacks in {region}: {error}")]
     List {
         region: String,
-        #[source]
-        source: CloudError,
+        error: CloudError,
     },
     #[error("no AWS client for region {region}")]
     NoClient { region: String },
@@ -252,7 +255,7 @@ pub fn expiry(app: &ResolvedApp, asked: Option<Duration>) -> Option<Expiry> {
 pub async fn listing<A: StackApi>(apis: &BTreeMap<Target, A>) -> Result<HashMap<Target, HashMap<String, Stack>>, DeployError> {
     let mut existing = HashMap::new();
     for (target, api) in apis {
-        let stacks = api.list_stacks().await.map_err(|source| DeployError::List { region: target.region.clone(), source })?;
+        let stacks = api.list_stacks().await.map_err(|error| DeployError::List { region: target.region.clone(), error })?;
         existing.insert(target.clone(), stacks.into_iter().map(|s| (s.name.clone(), s)).collect());
     }
     Ok(existing)
@@ -593,12 +596,21 @@ pub(crate) async fn wait<A: StackApi>(
 ) -> Result<Option<Stack>, Failure> {
     let mut interval = options.poll;
     let mut failed = Vec::new();
+    let mut last = "not seen yet".to_owned();
+    // Losing the API mid-operation loses sight of the stack, not the operation: say so.
+    let lost = |e: CloudError, last: &str| {
+        fail(format!(
+            "lost track of stack {stack} (last seen {last}): {e}; the operation may go on in CloudFormation: run the command again once AWS answers (it waits for a busy stack), or follow it with `aws cloudformation describe-stack-events --stack-name {stack}`"
+        ))
+    };
     loop {
-        let current = api.describe_stack(stack).await?;
+        let current = api.describe_stack(stack).await.map_err(|e| lost(e, &last))?;
         let events = match &current {
-            Some(_) => api.stack_events(stack).await?,
+            Some(_) => api.stack_events(stack).await.map_err(|e| lost(e, &last))?,
             None => Vec::new(),
         };
+        last = current.as_ref().map_or_else(|| "DELETE_COMPLETE".to_owned(), |s| s.status.clone());
+        observer.status(app, stack, &last);
         for event in events.into_iter().rev() {
             if seen.insert(event.id.clone()) {
                 observer.event(app, stack, &event);

@@ -236,8 +236,13 @@ impl Moto {
     /// A server of its own, for a test that leaves the emulator in a state others must not see
     /// (a stack stuck in progress). It too stops when the test process exits.
     pub fn start() -> Moto {
-        let server = venv_tool("moto_server");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        Moto::start_on(port)
+    }
+
+    /// A server on `port` (a fresh one, after [`Moto::kill`], to bring "AWS" back).
+    pub fn start_on(port: u16) -> Moto {
+        let server = venv_tool("moto_server");
         // Statics are never dropped, so a watchdog ends the server when this process is gone.
         let script = format!(
             "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null",
@@ -252,6 +257,22 @@ impl Moto {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         Moto { endpoint, _watchdog: watchdog }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_default()
+    }
+
+    /// Kills the server abruptly (as a network outage would end it) and waits until the port is closed.
+    pub fn kill(&self) {
+        let pattern = format!("moto_server -H 127.0.0.1 -p {}$", self.port());
+        let _ = Command::new("pkill").args(["-KILL", "-f", &pattern]).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port())).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "moto_server on port {} did not stop", self.port());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// `cargo-jiti jiti <args>` in `dir` against this emulator, with test credentials.

@@ -44,7 +44,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let counter = CallCounter::default();
     let progress = Progress::new();
-    let (results, rollbacks) = super::runtime()?.block_on(async {
+    let (results, rollbacks) = super::block_on(&progress, async {
         let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &args.cloud, &counter).await;
         let results = deploy::deploy(&project, &apis, &options, &progress).await?;
         // A release whose verify failed goes back to the release before it, unless told not to.

@@ -17,8 +17,7 @@ pub fn exec(args: DestroyArgs) -> anyhow::Result<ExitCode> {
     let counter = CallCounter::default();
     let progress = Progress::new();
     let options = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
-    let runtime = super::runtime()?;
-    let (plan, deleted) = runtime.block_on(async {
+    let (plan, deleted) = super::block_on(&progress, async {
         let apis = super::connect(project.selected_apps(), &args.cloud, &counter).await;
         let stacks = jiti_core::deploy::listing(&apis).await?;
         let plan = destroy::plan(&project, args.env.as_deref(), &stacks, args.allow_protected)?;

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::Context;
 use jiti_core::cloud::Removal;
 
 use jiti_core::cloud::CallCounter;
@@ -29,9 +28,10 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
     let counter = CallCounter::default();
     let progress = Progress::new();
     let wait = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
-    let (plan, done) = super::runtime()?.block_on(async {
+    let (plan, done) = super::block_on(&progress, async {
         let apis = super::connect(&project.apps, &args.cloud, &counter).await;
-        let seen = gc::look(&project, &apis).await.context("could not list what the account holds")?;
+        // The error names the call and the endpoint: one line says it all.
+        let seen = gc::look(&project, &apis).await?;
         let plan = gc::plan(&project, &seen, &knowledge, &options)?;
         let done = if args.yes { gc::execute(&plan, &apis, args.jobs, &wait, &progress).await } else { gc::Done::default() };
         Ok::<_, anyhow::Error>((plan, done))

@@ -74,10 +74,68 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
 }
 
+/// Runs `work` on a fresh runtime until it ends, or until an interrupt (Ctrl-C, SIGTERM): then
+/// nothing more is started, and before exiting 130 it says which stack operations finished and
+/// which go on in CloudFormation (CloudFormation does not stop an operation because its caller
+/// did), with how to follow them. Local files are written whole (temporary file, then rename), so
+/// an interrupt leaves none half-written.
+pub fn block_on<T>(progress: &crate::progress::Progress, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    use std::io::Write as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    runtime()?.block_on(async {
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            result = work => result,
+            _ = interrupt.recv() => Err(interrupted(progress)),
+            _ = terminate.recv() => Err(interrupted(progress)),
+        }
+    })
+    .or_else(|e| match e.downcast_ref::<Interrupted>() {
+        Some(_) => {
+            let _ = std::io::stderr().flush();
+            std::process::exit(130)
+        }
+        None => Err(e),
+    })
+}
+
+/// The marker error of an interrupted command (see [`block_on`]).
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
+    use std::io::Write as _;
+    progress.finish();
+    let mut err = anstream::stderr().lock();
+    let statuses = progress.statuses();
+    let _ = writeln!(err, "{}interrupted{:#}: nothing more is started", crate::output::WARNING, crate::output::WARNING);
+    for (stack, status) in &statuses {
+        if status.ends_with("_IN_PROGRESS") {
+            let _ = writeln!(err, "  {stack}: {status}: the operation goes on in CloudFormation; follow it with `aws cloudformation describe-stack-events --stack-name {stack}` (or run the command again: it waits for a busy stack)");
+        } else {
+            let _ = writeln!(err, "  {stack}: {status}");
+        }
+    }
+    if statuses.is_empty() {
+        let _ = writeln!(err, "  no stack operation had started");
+    }
+    anyhow::Error::new(Interrupted)
+}
+
 /// AWS clients for every target of `apps`, counting their calls in `counter`.
 pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &CloudArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
     let options = ConnectOptions {
         endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
+        operation_timeout: args.api_timeout,
         ..ConnectOptions::default()
     };
     let mut apis = BTreeMap::new();

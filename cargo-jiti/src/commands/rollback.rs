@@ -37,7 +37,7 @@ pub fn exec(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::new();
     let method = args.method.into();
     let options = DeployOptions { method, timeout: args.timeout, now: SystemTime::now(), deployer: jiti_core::git::user(&project.git.root), ..DeployOptions::default() };
-    let (target, result) = super::runtime()?.block_on(async {
+    let (target, result) = super::block_on(&progress, async {
         let apis = super::connect(&project.apps, &args.cloud, &counter).await;
         let api = apis.get(&jiti_core::deploy::target(app)).context("no AWS client for the app's region")?;
         let history = ledger::history(api, &app.name, &env, usize::MAX).await?;

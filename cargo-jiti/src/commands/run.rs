@@ -22,7 +22,7 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
     let environment = project.apps[first].environment.clone();
     // A protected environment is deployed by `deploy`, with its confirmation, never on the side.
     let deploying = !args.no_deploy && !environment.protected;
-    let cloud = CloudArgs { endpoint_url: args.endpoint_url.clone(), json: false };
+    let cloud = CloudArgs { endpoint_url: args.endpoint_url.clone(), json: false, api_timeout: args.api_timeout };
     let counter = CallCounter::default();
     let progress = Progress::new();
     let options = DeployOptions {
@@ -33,7 +33,7 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
         deployer: jiti_core::git::user(&project.git.root),
         ..DeployOptions::default()
     };
-    let outputs: Vec<(String, String, BTreeMap<String, String>)> = super::runtime()?.block_on(async {
+    let outputs: Vec<(String, String, BTreeMap<String, String>)> = super::block_on(&progress, async {
         let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &cloud, &counter).await;
         if deploying {
             let results = deploy::deploy(&project, &apis, &options, &progress).await?;
