@@ -32,6 +32,7 @@ impl Progress {
 
     /// A line above the spinners (or plainly on stderr).
     pub fn line(&self, text: &str) {
+        let text = &crate::output::masked(text);
         match &self.multi {
             Some(m) => {
                 let _ = m.println(anstream::adapter::strip_str(text).to_string());

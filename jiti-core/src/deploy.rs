@@ -14,6 +14,7 @@ use crate::ledger::{self, Deployer, Release, ReleaseStatus};
 use crate::render::{self, DepOutputs, Rendered};
 use crate::resolve::{Project, ResolvedApp};
 use crate::tagging;
+use crate::secrets;
 use crate::template::MAX_INLINE_TEMPLATE_BYTES;
 
 /// Stack tag holding the SHA-256 of the deployed template: equal hash and tags mean up to date.
@@ -136,6 +137,9 @@ pub struct AppResult {
     /// How `[hooks] verify` ran.
     pub verify: Option<HookRun>,
     pub seconds: f64,
+    /// Values to show as `****` wherever this result is printed.
+    #[serde(skip)]
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -319,6 +323,7 @@ fn result(app: &ResolvedApp, outcome: Outcome, outputs: BTreeMap<String, String>
         release: None,
         verify: None,
         seconds: start.elapsed().as_secs_f64(),
+        secrets: Vec::new(),
     }
 }
 
@@ -334,15 +339,18 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     let start = Instant::now();
     let rendered = render_for_deploy(project, app, outputs, options.skip_checks);
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
+    let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params), |r| r.secrets.clone());
     let done = match rendered {
         Ok(rendered) => run(project, app, api, current, &rendered, options, observer).await,
         Err(f) => Err(f),
     };
     let (outcome, outs) = match done {
         Ok(done) => done,
-        Err(f) => (Outcome::Failed { error: f.error, failed_events: f.events }, BTreeMap::new()),
+        // CloudFormation's messages may quote property values.
+        Err(f) => (Outcome::Failed { error: secrets::mask(&f.error, &secrets), failed_events: f.events }, BTreeMap::new()),
     };
     let mut r = result(app, outcome, outs, start);
+    r.secrets = secrets.clone();
     if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
         let mut status = ReleaseStatus::Deployed;
         if let Some((command, timeout)) = app.verify.as_ref().filter(|_| options.verify) {
@@ -356,14 +364,16 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
             }
             r.verify = Some(run);
         }
-        let release = new_release(project, app, &hash, &r.outputs, status, options, api).await;
+        let outputs: BTreeMap<String, String> = r.outputs.iter().map(|(k, v)| (k.clone(), secrets::mask(v, &secrets))).collect();
+        let release = new_release(project, app, &hash, &outputs, status, options, api).await;
         if let Err(e) = ledger::record(api, &release).await {
             observer.note(&app.name, &format!("warning: the release was deployed but not recorded in the ledger: {e}"));
         }
         r.release = Some(release);
     }
     if r.outcome.succeeded() && !matches!(r.outcome, Outcome::Reviewed { .. }) {
-        match write_outputs(project, app, &r.outputs) {
+        let outputs: BTreeMap<String, String> = r.outputs.iter().map(|(k, v)| (k.clone(), secrets::mask(v, &secrets))).collect();
+        match write_outputs(project, app, &outputs) {
             Ok(path) => r.outputs_file = Some(path),
             Err(e) => observer.note(&app.name, &format!("warning: {e}")),
         }
@@ -383,7 +393,7 @@ async fn new_release<S: ReleaseStore>(project: &Project, app: &ResolvedApp, hash
         branch: project.git.branch.clone(),
         dirty: project.git.dirty,
         template_hash: hash.to_owned(),
-        params: app.params.clone(),
+        params: secrets::mask_params(&app.params),
         outputs: outputs.clone(),
         time: humantime::format_rfc3339_millis(now).to_string(),
         deployed_by: Deployer { git: options.deployer.clone(), aws: store.caller().await.ok() },

@@ -103,15 +103,20 @@ pub async fn diff<A: crate::cloud::StackApi>(
     let mut out = Vec::new();
     for app in project.selected_apps() {
         let rendered = crate::render::render_app_with(project, app, &outputs)?;
-        let proposed = rendered.template.to_json();
+        let proposed = rendered.masked_json();
         let current = stack_of(app);
         let (deployed, old_value) = match (current, apis.get(&target(app))) {
             (Some(_), Some(api)) => {
                 let body = api.get_template(&app.stack_name).await?;
                 // Stacks made elsewhere may hold YAML; compare in the same canonical form.
                 match crate::template::Template::parse(&body) {
-                    Ok(t) => (Some(t.to_json()), Some(t.value)),
-                    Err(_) => (Some(body), None),
+                    Ok(mut t) => {
+                        // Where today's template holds a secret, the deployed one holds the
+                        // secret of its day: masked too (a rotation shows as no change there).
+                        mask_like(&mut t.value, &rendered.template.value, &rendered.secrets);
+                        (Some(crate::secrets::mask(&t.to_json(), &rendered.secrets)), Some(t.value))
+                    }
+                    Err(_) => (Some(crate::secrets::mask(&body, &rendered.secrets)), None),
                 }
             }
             _ => (None, None),
@@ -130,10 +135,33 @@ pub async fn diff<A: crate::cloud::StackApi>(
     Ok(out)
 }
 
+/// Masks the strings of `deployed` found where `rendered` holds a string containing a secret.
+fn mask_like(deployed: &mut Value, rendered: &Value, secrets: &[String]) {
+    match (deployed, rendered) {
+        (Value::Object(d), Value::Object(r)) => {
+            for (k, rv) in r {
+                if let Some(dv) = d.get_mut(k) {
+                    mask_like(dv, rv, secrets);
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(r)) => d.iter_mut().zip(r).for_each(|(dv, rv)| mask_like(dv, rv, secrets)),
+        (d @ Value::String(_), Value::String(r)) if secrets.iter().any(|s| r.contains(s.as_str())) => *d = Value::String(crate::secrets::MASK.to_owned()),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_deployed_secret_is_masked_where_the_rendered_one_is() {
+        let mut deployed = json!({"Outputs": {"Pw": {"Value": "old-secret"}, "Plain": {"Value": "x"}}});
+        mask_like(&mut deployed, &json!({"Outputs": {"Pw": {"Value": "new-secret"}, "Plain": {"Value": "y"}}}), &["new-secret".to_owned()]);
+        assert_eq!(deployed, json!({"Outputs": {"Pw": {"Value": "****"}, "Plain": {"Value": "x"}}}));
+    }
 
     #[test]
     fn resources_added_modified_removed() {

@@ -25,3 +25,4 @@ pub mod gc;
 pub mod scaffold;
 pub mod iam;
 pub mod policy;
+pub mod secrets;

@@ -31,6 +31,16 @@ pub struct Rendered {
     pub tags: TagReport,
     /// Policies rewritten to `Delete` because the environment is ephemeral.
     pub retention: Vec<RetentionChange>,
+    /// Secret values in the template (see [`crate::secrets`]): masked wherever it is written.
+    pub secrets: Vec<String>,
+}
+
+impl Rendered {
+    /// The template as JSON with its secrets masked: what is written and shown (CloudFormation
+    /// gets [`Template::to_json`]).
+    pub fn masked_json(&self) -> String {
+        crate::secrets::mask(&self.template.to_json(), &self.secrets)
+    }
 }
 
 /// Where a template error stands, in the rendered text and (when it can be told) in the source.
@@ -172,6 +182,8 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
     let tags = tagging::inject(&mut template.value, &project.tags(app))
         .map_err(|error| RenderError::ReservedTag { app: app.name.clone(), file: template_file.clone(), error })?;
     let retention = if app.environment.ephemeral() && !app.keep_retained { drop_retention(&mut template.value) } else { Vec::new() };
+    let mut secrets = crate::secrets::from_params(&app.params);
+    secrets.extend(crate::secrets::from_template(&template));
     Ok(Rendered {
         app: app.name.clone(),
         stack_name: app.stack_name.clone(),
@@ -180,6 +192,7 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
         template,
         tags,
         retention,
+        secrets,
     })
 }
 
@@ -195,7 +208,7 @@ pub fn write(project: &Project, rendered: &Rendered) -> Result<PathBuf, RenderEr
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(write_error)?;
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, rendered.template.to_json()).map_err(write_error)?;
+    std::fs::write(&tmp, rendered.masked_json()).map_err(write_error)?;
     std::fs::rename(&tmp, &path).map_err(write_error)?;
     Ok(path)
 }

@@ -156,6 +156,11 @@ impl Project {
         self.apps.iter().find(|a| a.name == name)
     }
 
+    /// Secret values of every app's parameters (see [`crate::secrets`]), to mask in what is shown.
+    pub fn secrets(&self) -> Vec<String> {
+        self.apps.iter().flat_map(|a| crate::secrets::from_params(&a.params)).collect()
+    }
+
     /// Tags for every resource and the stack of `app`: `[tags]`, then the jiti tags.
     pub fn tags(&self, app: &ResolvedApp) -> Vec<(String, String)> {
         let mut tags = app.user_tags.clone();

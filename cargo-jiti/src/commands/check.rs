@@ -23,6 +23,7 @@ pub fn exec(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    super::hide_secrets(&project);
     let result = check::check(&project);
     let context = json!({
         "branch": project.git.branch,
@@ -49,7 +50,7 @@ fn report(args: &CheckArgs, findings: &[Finding], context: Option<serde_json::Va
         value["summary"] = json!({"errors": errors, "warnings": warnings, "infos": infos});
         output::print_json(&value)?;
     } else {
-        let mut out = anstream::stdout().lock();
+        let mut out = output::stdout();
         for f in findings {
             let (style, label) = match f.severity {
                 Severity::Error => (ERROR, "error"),

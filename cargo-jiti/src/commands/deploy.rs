@@ -65,6 +65,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
         Ok::<_, anyhow::Error>((results, rollbacks))
     })?;
     progress.finish();
+    output::hide(results.iter().chain(&rollbacks).flat_map(|r| r.secrets.clone()));
     let failed = results.iter().filter(|r| !r.outcome.succeeded() && !matches!(r.outcome, Outcome::VerifyFailed { .. })).count();
     let verify_failed = results.iter().filter(|r| matches!(r.outcome, Outcome::VerifyFailed { .. })).count();
     if args.cloud.json {
@@ -88,7 +89,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn print_summary(results: &[AppResult], root: &std::path::Path) -> anyhow::Result<()> {
-    let mut out = anstream::stdout().lock();
+    let mut out = output::stdout();
     for r in results {
         let (style, word, detail) = match &r.outcome {
             Outcome::UpToDate => (GOOD, "up to date", String::new()),

@@ -30,7 +30,7 @@ pub fn exec(args: DestroyArgs) -> anyhow::Result<ExitCode> {
     if args.cloud.json {
         output::print_json(&json!({"dry_run": !args.yes, "plan": plan, "deleted": deleted, "api_calls": super::calls_json(&counter)}))?;
     } else {
-        let mut out = anstream::stdout().lock();
+        let mut out = output::stdout();
         for item in &plan {
             let (style, what) = match (&item.status, &item.refused, args.yes) {
                 (None, _, _) => (DIM, "absent".to_owned()),

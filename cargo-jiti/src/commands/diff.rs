@@ -23,7 +23,7 @@ pub fn exec(args: DiffArgs) -> anyhow::Result<ExitCode> {
         let apps: Vec<_> = diffs.iter().map(|d| json!({"diff": d, "differs": d.differs()})).collect();
         output::print_json(&json!({"apps": apps, "differs": differs, "api_calls": super::calls_json(&counter)}))?;
     } else {
-        let mut out = anstream::stdout().lock();
+        let mut out = output::stdout();
         for d in &diffs {
             if !d.exists {
                 writeln!(out, "{NOTE}{}{NOTE:#}: stack {} does not exist; a deploy creates {} resources", d.app, d.stack_name, d.resources.len())?;

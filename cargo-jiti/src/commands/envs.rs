@@ -28,7 +28,7 @@ pub fn exec(args: EnvsArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&json!({"environments": rows, "api_calls": super::calls_json(&counter)}))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = anstream::stdout().lock();
+    let mut out = output::stdout();
     if rows.is_empty() {
         writeln!(out, "no environment of {} is deployed", selected.join(", "))?;
         return Ok(ExitCode::SUCCESS);

@@ -41,7 +41,7 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
     if args.cloud.json {
         output::print_json(&json!({"dry_run": !args.yes, "plan": plan, "deleted": done.stacks, "removed": done.resources, "api_calls": super::calls_json(&counter)}))?;
     } else {
-        let mut out = anstream::stdout().lock();
+        let mut out = output::stdout();
         for note in &plan.notes {
             writeln!(out, "{NOTE}note{NOTE:#}: {note}")?;
         }

@@ -28,7 +28,7 @@ pub fn exec(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&json!({"apps": apps, "api_calls": super::calls_json(&counter)}))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = anstream::stdout().lock();
+    let mut out = output::stdout();
     for (app, env, releases) in &histories {
         writeln!(out, "{NOTE}{app}{NOTE:#} in {env}: {} release(s)", releases.len())?;
         for r in releases {

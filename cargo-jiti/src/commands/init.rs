@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use jiti_core::scaffold::{self, Starter};
 
 use crate::cli::{InitArgs, Starter as StarterArg};
-use crate::output::GOOD;
+use crate::output::{self, GOOD};
 
 pub fn exec(args: InitArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("failed to read the current directory")?;
@@ -18,7 +18,7 @@ pub fn exec(args: InitArgs) -> anyhow::Result<ExitCode> {
         StarterArg::StaticBucket => Starter::StaticBucket,
     };
     let written = scaffold::init(&dir, starter)?;
-    let mut out = anstream::stdout().lock();
+    let mut out = output::stdout();
     for path in &written {
         writeln!(out, "{GOOD}created{GOOD:#} {}", path.strip_prefix(&cwd).unwrap_or(path).display())?;
     }

@@ -66,7 +66,21 @@ pub fn options(args: &ProjectArgs) -> anyhow::Result<Options> {
 }
 
 pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Project> {
-    Ok(Project::load(&options(args)?)?)
+    let project = Project::load(&options(args)?)?;
+    hide_secrets(&project);
+    Ok(project)
+}
+
+/// Hides the project's secrets from everything printed: secret-named parameters, and the
+/// defaults of `NoEcho` template parameters (an offline render of each app tells them; an app that
+/// does not render has none to tell, and its command fails on it anyway).
+pub fn hide_secrets(project: &Project) {
+    crate::output::hide(project.secrets());
+    for app in &project.apps {
+        if let Ok(rendered) = jiti_core::render::render_app(project, app) {
+            crate::output::hide(rendered.secrets);
+        }
+    }
 }
 
 /// The async runtime of the commands that talk to AWS.

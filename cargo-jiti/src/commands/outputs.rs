@@ -30,13 +30,13 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
         (_, true) => output::print_json(&serde_json::json!({"stack_name": stack_name, "status": stack.status, "outputs": stack.outputs, "api_calls": super::calls_json(&counter)}))?,
         (OutputFormat::Json, false) => output::print_json(&stack.outputs)?,
         (OutputFormat::Env, _) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = output::stdout();
             for (key, value) in &stack.outputs {
                 writeln!(out, "{}={}", jiti_core::hooks::env_key(key), shell_quote(value))?;
             }
         }
         (OutputFormat::Table, _) => {
-            let mut out = anstream::stdout().lock();
+            let mut out = output::stdout();
             writeln!(out, "{DIM}{stack_name} ({}){DIM:#}", stack.status)?;
             let width = stack.outputs.keys().map(String::len).max().unwrap_or(0);
             for (key, value) in &stack.outputs {

@@ -34,7 +34,8 @@ pub fn exec(args: RenderArgs) -> anyhow::Result<ExitCode> {
         return Err(last);
     }
     if args.stdout {
-        std::io::stdout().lock().write_all(rendered[0].template.to_json().as_bytes())?;
+        output::hide(rendered.iter().flat_map(|r| r.secrets.clone()));
+        std::io::stdout().lock().write_all(rendered[0].masked_json().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut summaries = Vec::new();

@@ -1,0 +1,110 @@
+//! Secrets: values of `[params]` named like secrets and defaults of `NoEcho` template parameters.
+//! They go to CloudFormation as they are, and nowhere else as they are: every file cargo-jiti
+//! writes, every record of the ledger and everything the binary prints shows them as `****`.
+
+use serde_json::Value;
+
+use crate::template::Template;
+
+/// What a secret is shown as.
+pub const MASK: &str = "****";
+
+/// Values shorter than this are not masked: replacing `1` or `yes` everywhere would garble output
+/// and hide nothing.
+const MIN_SECRET_CHARS: usize = 4;
+
+/// A parameter name that says it holds a secret (`db_password`, `apiToken`, `signing-key` …).
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "private_key", "private-key", "privatekey", "credential"].iter().any(|w| lower.contains(w))
+        || lower.ends_with("_key")
+        || lower.ends_with("-key")
+}
+
+/// The secret values among `params` (by name, at any depth of a table named like a secret).
+pub fn from_params(params: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in params {
+        match value {
+            Value::Object(inner) if is_secret_name(name) => out.extend(inner.values().filter_map(scalar)),
+            Value::Object(inner) => out.extend(from_params(inner)),
+            v if is_secret_name(name) => out.extend(scalar(v)),
+            _ => {}
+        }
+    }
+    out.retain(|s| s.chars().count() >= MIN_SECRET_CHARS);
+    out
+}
+
+/// Defaults of the template's `NoEcho` parameters.
+pub fn from_template(template: &Template) -> Vec<String> {
+    template
+        .section("Parameters")
+        .filter(|(_, p)| matches!(p.get("NoEcho"), Some(Value::Bool(true))) || p.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true")))
+        .filter_map(|(_, p)| p.get("Default").and_then(scalar))
+        .filter(|s| s.chars().count() >= MIN_SECRET_CHARS)
+        .collect()
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `text` with every one of `secrets` replaced by [`MASK`], longest first (so a secret that
+/// contains another is masked whole).
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut sorted: Vec<&String> = secrets.iter().collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for s in sorted {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// `params` with the values of secret-named entries replaced by [`MASK`] (for the ledger).
+pub fn mask_params(params: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                _ if is_secret_name(k) => Value::String(MASK.to_owned()),
+                Value::Object(inner) => Value::Object(mask_params(inner)),
+                other => other.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_values_and_masking() {
+        for name in ["db_password", "apiToken", "signing_key", "client-secret", "STRIPE_API_KEY", "credentials"] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["visibility_timeout", "keyspace", "monkey", "log_retention_days"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+        let params: serde_json::Map<String, Value> = serde_json::from_str(r#"{"db_password": "hunter22", "pin_token": 123, "short_secret": "ab", "nested": {"api_key": "k-123456"}, "memory": 256}"#).unwrap();
+        let mut found = from_params(&params);
+        found.sort();
+        assert_eq!(found, ["hunter22", "k-123456"], "numbers under four digits and short strings are not secrets worth masking");
+        assert_eq!(mask("pw=hunter22 and hunter22x, key k-123456", &found), "pw=**** and ****x, key ****");
+        let masked = mask_params(&params);
+        assert_eq!(masked["db_password"], MASK);
+        assert_eq!(masked["nested"]["api_key"], MASK);
+        assert_eq!(masked["memory"], 256);
+        let t = Template::parse("Parameters:\n  Token:\n    Type: String\n    NoEcho: true\n    Default: planted-noecho\n  Plain:\n    Type: String\n    Default: visible\nResources: {}\n").unwrap();
+        assert_eq!(from_template(&t), ["planted-noecho"]);
+    }
+}
