@@ -142,3 +142,25 @@ fn a_broken_app_leaves_no_half_written_output() {
     repo.jiti(&["render"]).expect(2);
     assert_eq!(repo.read("target/jiti/production/orders-api.template.json"), before, "orders-api was rewritten although billing failed");
 }
+
+#[test]
+fn templates_that_try_to_escape_or_swamp_are_refused() {
+    // A symlink out of the repository.
+    let repo = shop();
+    std::os::unix::fs::symlink("/etc/hostname", repo.path().join("billing/infra/partials/stolen.yaml")).expect("symlink");
+    let out = repo.jiti(&["render", "-p", "billing"]).expect(2);
+    assert!(out.stderr.contains("partials/stolen.yaml` links outside the repository (to `/etc/hostname`); infra files must live in the repository"), "{}", out.stderr);
+
+    // An include of a path outside infra/: only the app's infra files are templates.
+    let repo = shop();
+    edit(&repo, "billing/infra/stack.yaml", "Resources:\n", "Resources:\n{% include \"../../Cargo.toml\" %}\n");
+    let out = repo.jiti(&["render", "-p", "billing"]).expect(2);
+    assert!(out.stderr.contains("failed to render app `billing`") && out.stderr.contains("../../Cargo.toml"), "{}", out.stderr);
+
+    // A 50 MB template is refused before it is read (memory stays bounded).
+    let repo = shop();
+    let big = std::fs::File::create(repo.path().join("billing/infra/huge.yaml")).expect("create");
+    big.set_len(50 * 1024 * 1024).expect("a sparse 50 MB file");
+    let out = repo.jiti(&["render", "-p", "billing"]).expect(2);
+    assert!(out.stderr.contains("huge.yaml` is 52428800 bytes; infra files are limited to 4194304 bytes"), "{}", out.stderr);
+}
