@@ -51,7 +51,7 @@ def set_visibility(repo, value):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--stacks", type=int, default=500)
+    parser.add_argument("--stacks", type=int, nargs="+", default=[500, 2000], help="envs at each of these account sizes")
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
     args = parser.parse_args()
     aws = os.path.join(VENV, "bin", "aws")
@@ -114,33 +114,34 @@ def main():
         ws = json.loads(out.stdout)
         print(f"\nno-op deploy of the whole example workspace ({len(ws['apps'])} apps): {ws['api_calls']['total']} API call(s): {list(ws['api_calls']['by_operation'])}")
 
-        # envs at scale: stacks tagged as environments of the shop's apps.
-        seeded = subprocess.run([os.path.join(VENV, "bin", "python"), "-c", f"""
+        # envs at scale: stacks tagged as environments of the shop's apps, seeded up to each size.
+        seeded_so_far = 0
+        for size in args.stacks:
+            seeded = subprocess.run([os.path.join(VENV, "bin", "python"), "-c", f"""
 import boto3, json
 cf = boto3.client('cloudformation')
 body = json.dumps({{'Resources': {{'Q': {{'Type': 'AWS::SQS::Queue'}}}}}})
-for i in range({args.stacks}):
+for i in range({seeded_so_far}, {size}):
     app = ['billing', 'orders-api'][i % 2]
     env = f'scale-{{i}}'
     tags = [{{'Key': 'jiti:app', 'Value': app}}, {{'Key': 'jiti:env', 'Value': env}}, {{'Key': 'jiti:branch', 'Value': f'scale/{{i}}'}},
             {{'Key': 'jiti:version', 'Value': '0.1.0'}}, {{'Key': 'jiti:commit', 'Value': 'c' * 40}}, {{'Key': 'jiti:managed-by', 'Value': 'cargo-jiti'}}]
     cf.create_stack(StackName=f'{{app}}-{{env}}', TemplateBody=body, Tags=tags)
-print(len(cf.describe_stacks()['Stacks']))
 """], env=env, capture_output=True, text=True)
-        if seeded.returncode != 0:
-            sys.exit(seeded.stderr)
-        total = sum(1 for _ in json.loads(run(jiti + ["envs", "--json"], repo, env).stdout)["environments"])
-        j_envs, a_envs = [], []
-        for _ in range(args.runs):
-            t, out = timed(jiti + ["envs", "--json"], repo, env)
-            j_envs.append(t)
-            envs_calls = json.loads(out.stdout)["api_calls"]
-            t, _ = timed([aws, "cloudformation", "describe-stacks", "--output", "json"], repo, env)
-            a_envs.append(t)
-        print(f"\nenvs over {total} environment stacks of the workspace's apps:")
-        print(f"  cargo jiti envs                     {median_ms(j_envs):>7.0f} ms, {envs_calls['total']} API calls (DescribeStacks pages)")
-        print(f"  aws cloudformation describe-stacks  {median_ms(a_envs):>7.0f} ms")
-
+            if seeded.returncode != 0:
+                sys.exit(seeded.stderr)
+            seeded_so_far = size
+            total = sum(1 for _ in json.loads(run(jiti + ["envs", "--json"], repo, env).stdout)["environments"])
+            j_envs, a_envs = [], []
+            for _ in range(args.runs):
+                t, out = timed(jiti + ["envs", "--json"], repo, env)
+                j_envs.append(t)
+                envs_calls = json.loads(out.stdout)["api_calls"]
+                t, _ = timed([aws, "cloudformation", "describe-stacks", "--output", "json"], repo, env)
+                a_envs.append(t)
+            print(f"\nenvs over {total} environment stacks of the workspace's apps:")
+            print(f"  cargo jiti envs                     {median_ms(j_envs):>7.0f} ms, {envs_calls['total']} API calls (DescribeStacks pages)")
+            print(f"  aws cloudformation describe-stacks  {median_ms(a_envs):>7.0f} ms  ({median_ms(a_envs) / median_ms(j_envs):.1f}x)")
 
 if __name__ == "__main__":
     main()

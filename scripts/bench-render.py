@@ -26,6 +26,8 @@ Resources:
       VisibilityTimeout: {{ params.timeout }}
   Topic:
     Type: AWS::SNS::Topic
+    Properties:
+      KmsMasterKeyId: alias/aws/sns
   Table:
     Type: AWS::DynamoDB::Table
     DeletionPolicy: Retain
@@ -33,12 +35,17 @@ Resources:
       BillingMode: PAY_PER_REQUEST
       AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
       KeySchema: [{AttributeName: id, KeyType: HASH}]
+      SSESpecification: {SSEEnabled: true}
   Logs:
     Type: AWS::Logs::LogGroup
     Properties:
       RetentionInDays: 7
   Bucket:
     Type: AWS::S3::Bucket
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}}]
+      PublicAccessBlockConfiguration: {BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true}
 Outputs:
   QueueUrl:
     Value: !Ref Queue

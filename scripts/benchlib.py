@@ -19,9 +19,19 @@ def require(*tools):
             sys.exit(f"{tool} not found: run `cargo build --release -p cargo-jiti` and `scripts/setup-python` first")
 
 
+def aws_env(port):
+    return dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
+
+
 @contextlib.contextmanager
 def moto():
-    """Starts moto on a free loopback port; yields (port, environment for AWS tools); stops it."""
+    """Starts moto on a free loopback port; yields (port, environment for AWS tools); stops it.
+    With JITI_BENCH_MOTO_PORT set (scripts/bench does), uses that running emulator instead."""
+    shared = os.environ.get("JITI_BENCH_MOTO_PORT")
+    if shared:
+        yield int(shared), aws_env(int(shared))
+        return
     server = os.path.join(VENV, "bin", "moto_server")
     require(server)
     with socket.socket() as s:
@@ -35,8 +45,7 @@ def moto():
                 break
             except OSError:
                 time.sleep(0.1)
-        yield port, dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                         AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
+        yield port, aws_env(port)
     finally:
         process.terminate()
         process.wait()
