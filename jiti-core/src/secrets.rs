@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(masked["db_password"], MASK);
         assert_eq!(masked["nested"]["api_key"], MASK);
         assert_eq!(masked["memory"], 256);
-        let t = Template::parse("Parameters:\n  Token:\n    Type: String\n    NoEcho: true\n    Default: planted-noecho\n  Plain:\n    Type: String\n    Default: visible\nResources: {}\n").unwrap();
+        let t = Template::parse("Parameters:\n  Token:\n    Type: String\n    NoEcho: true\n    Default: planted-noecho\n  Plain:\n    Type: String\n    Default: visible\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n").unwrap();
         assert_eq!(from_template(&t), ["planted-noecho"]);
     }
 }

@@ -23,7 +23,7 @@ pub fn exec(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    super::hide_secrets(&project);
+    output::hide(project.secrets());
     let result = check::check(&project);
     let context = json!({
         "branch": project.git.branch,

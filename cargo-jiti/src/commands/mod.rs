@@ -67,15 +67,14 @@ pub fn options(args: &ProjectArgs) -> anyhow::Result<Options> {
 
 pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Project> {
     let project = Project::load(&options(args)?)?;
-    hide_secrets(&project);
+    crate::output::hide(project.secrets());
     Ok(project)
 }
 
-/// Hides the project's secrets from everything printed: secret-named parameters, and the
-/// defaults of `NoEcho` template parameters (an offline render of each app tells them; an app that
-/// does not render has none to tell, and its command fails on it anyway).
-pub fn hide_secrets(project: &Project) {
-    crate::output::hide(project.secrets());
+/// Also hides the defaults of `NoEcho` template parameters, which only a render tells: for
+/// commands that print what the stacks hold without rendering (`outputs`). Commands that render
+/// hide what their renders find.
+pub fn hide_noecho_defaults(project: &Project) {
     for app in &project.apps {
         if let Ok(rendered) = jiti_core::render::render_app(project, app) {
             crate::output::hide(rendered.secrets);

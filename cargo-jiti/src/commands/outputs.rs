@@ -11,6 +11,7 @@ use crate::output::{self, DIM};
 
 pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(&args.project)?;
+    super::hide_noecho_defaults(&project);
     let apps: Vec<_> = project.selected_apps().collect();
     let [app] = apps[..] else {
         let names: Vec<_> = apps.iter().map(|a| a.name.as_str()).collect();
