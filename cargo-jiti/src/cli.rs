@@ -63,12 +63,8 @@ pub enum Command {
 pub struct RunArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// AWS endpoint, e.g. a local emulator [default: AWS_ENDPOINT_URL, else AWS]
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Limit on one AWS API call, retries included
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime_duration)]
-    pub api_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Use the environment as deployed: never deploy
     #[arg(long)]
     pub no_deploy: bool,
@@ -122,16 +118,23 @@ pub struct IamPolicyArgs {
 
 /// How to reach AWS: the standard AWS config chain, plus these.
 #[derive(Debug, Args)]
-pub struct CloudArgs {
+pub struct ConnectArgs {
     /// AWS endpoint, e.g. a local emulator [default: AWS_ENDPOINT_URL, else AWS]
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Print a JSON report for CI (with the AWS API calls made)
-    #[arg(long)]
-    pub json: bool,
     /// Limit on one AWS API call, retries included
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime_duration)]
     pub api_timeout: std::time::Duration,
+}
+
+/// The flags of commands that talk to AWS and report on it.
+#[derive(Debug, Args)]
+pub struct CloudArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print a JSON report for CI (with the AWS API calls made)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

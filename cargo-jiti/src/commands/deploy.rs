@@ -45,7 +45,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let counter = CallCounter::default();
     let progress = Progress::new();
     let (results, rollbacks) = super::block_on(&progress, async {
-        let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &args.cloud, &counter).await;
+        let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &args.cloud.connect, &counter).await;
         let results = deploy::deploy(&project, &apis, &options, &progress).await?;
         // A release whose verify failed goes back to the release before it, unless told not to.
         let mut rollbacks = Vec::new();
@@ -88,20 +88,32 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// How an app's deploy ended, in a word or two (the summary and `run`'s status line).
+pub fn outcome_word(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::UpToDate => "up to date",
+        Outcome::Created { .. } => "created",
+        Outcome::Updated { .. } => "updated",
+        Outcome::NoChanges => "no changes",
+        Outcome::Reviewed { .. } => "reviewed",
+        Outcome::Failed { .. } => "FAILED",
+        Outcome::VerifyFailed { .. } => "VERIFY FAILED",
+        Outcome::Skipped { .. } => "skipped",
+    }
+}
+
 pub fn print_summary(results: &[AppResult], root: &std::path::Path) -> anyhow::Result<()> {
     let mut out = output::stdout();
     for r in results {
-        let (style, word, detail) = match &r.outcome {
-            Outcome::UpToDate => (GOOD, "up to date", String::new()),
-            Outcome::Created { changes } => (GOOD, "created", format!("{} resources", changes.len())),
-            Outcome::Updated { changes } => (GOOD, "updated", format!("{} changes", changes.len())),
-            Outcome::NoChanges => (GOOD, "no changes", String::new()),
-            Outcome::Reviewed { change_set, changes } => (NOTE, "reviewed", format!("{} changes in change set {change_set} (not executed)", changes.len())),
-            Outcome::Failed { error, .. } => (ERROR, "FAILED", error.clone()),
-            Outcome::VerifyFailed { error } => (ERROR, "VERIFY FAILED", error.clone()),
-            Outcome::Skipped { reason } => (ERROR, "skipped", reason.clone()),
+        let (style, detail) = match &r.outcome {
+            Outcome::UpToDate | Outcome::NoChanges => (GOOD, String::new()),
+            Outcome::Created { changes } => (GOOD, format!("{} resources", changes.len())),
+            Outcome::Updated { changes } => (GOOD, format!("{} changes", changes.len())),
+            Outcome::Reviewed { change_set, changes } => (NOTE, format!("{} changes in change set {change_set} (not executed)", changes.len())),
+            Outcome::Failed { error, .. } | Outcome::VerifyFailed { error } => (ERROR, error.clone()),
+            Outcome::Skipped { reason } => (ERROR, reason.clone()),
         };
-        writeln!(out, "{style}{:>12}{style:#} {} {DIM}→ {} ({}, {:.1}s){DIM:#} {detail}", word, r.app, r.stack_name, r.environment, r.seconds)?;
+        writeln!(out, "{style}{:>12}{style:#} {} {DIM}→ {} ({}, {:.1}s){DIM:#} {detail}", outcome_word(&r.outcome), r.app, r.stack_name, r.environment, r.seconds)?;
         if let Some(run) = r.verify.as_ref().filter(|v| !v.success) {
             for line in run.output.lines() {
                 writeln!(out, "{:>12}   {DIM}|{DIM:#} {line}", "")?;

@@ -18,7 +18,7 @@ pub fn exec(args: DestroyArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::new();
     let options = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
     let (plan, deleted) = super::block_on(&progress, async {
-        let apis = super::connect(project.selected_apps(), &args.cloud, &counter).await;
+        let apis = super::connect(project.selected_apps(), &args.cloud.connect, &counter).await;
         let stacks = jiti_core::deploy::listing(&apis).await?;
         let plan = destroy::plan(&project, args.env.as_deref(), &stacks, args.allow_protected)?;
         let deleted = if args.yes { destroy::execute(&project, &plan, &apis, &options, &progress).await } else { Vec::new() };

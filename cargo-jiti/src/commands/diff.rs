@@ -15,7 +15,7 @@ pub fn exec(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(&args.project)?;
     let counter = CallCounter::default();
     let diffs = super::runtime()?.block_on(async {
-        let apis = super::connect(&project.apps, &args.cloud, &counter).await;
+        let apis = super::connect(&project.apps, &args.cloud.connect, &counter).await;
         jiti_core::diff::diff(&project, &apis, None).await
     })?;
     let differs = diffs.iter().any(|d| d.differs());

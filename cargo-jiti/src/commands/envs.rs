@@ -18,7 +18,7 @@ pub fn exec(args: EnvsArgs) -> anyhow::Result<ExitCode> {
     let branches = jiti_core::git::branches(&project.git.root)?;
     let counter = CallCounter::default();
     let stacks = super::runtime()?.block_on(async {
-        let apis = super::connect(project.selected_apps(), &args.cloud, &counter).await;
+        let apis = super::connect(project.selected_apps(), &args.cloud.connect, &counter).await;
         jiti_core::deploy::listing(&apis).await
     })?;
     let all: Vec<_> = stacks.into_values().flat_map(|m| m.into_values()).collect();

@@ -14,7 +14,7 @@ pub fn exec(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(&args.project)?;
     let counter = CallCounter::default();
     let histories = super::runtime()?.block_on(async {
-        let apis = super::connect(project.selected_apps(), &args.cloud, &counter).await;
+        let apis = super::connect(project.selected_apps(), &args.cloud.connect, &counter).await;
         let mut out = Vec::new();
         for app in project.selected_apps() {
             let env = args.env.clone().unwrap_or_else(|| app.environment.name.clone());

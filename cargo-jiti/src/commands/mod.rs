@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use jiti_core::cloud::{Aws, CallCounter, ConnectOptions, Target};
 use jiti_core::resolve::ResolvedApp;
 
-use crate::cli::{CloudArgs, Command, JitiArgs, ProjectArgs};
+use crate::cli::{Command, ConnectArgs, JitiArgs, ProjectArgs};
 
 pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -145,7 +145,7 @@ fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
 }
 
 /// AWS clients for every target of `apps`, counting their calls in `counter`.
-pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &CloudArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
+pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
     let options = ConnectOptions {
         endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
         operation_timeout: args.api_timeout,

@@ -20,7 +20,7 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
     let stack_name = args.env.as_deref().map_or_else(|| app.stack_name.clone(), |e| app.stack_name_in(e));
     let counter = CallCounter::default();
     let stack = super::runtime()?.block_on(async {
-        let apis = super::connect([app], &args.cloud, &counter).await;
+        let apis = super::connect([app], &args.cloud.connect, &counter).await;
         let api = apis.values().next().context("no AWS client")?;
         Ok::<_, anyhow::Error>(api.describe_stack(&stack_name).await?)
     })?;

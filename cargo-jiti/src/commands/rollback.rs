@@ -38,7 +38,7 @@ pub fn exec(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let method = args.method.into();
     let options = DeployOptions { method, timeout: args.timeout, now: SystemTime::now(), deployer: jiti_core::git::user(&project.git.root), ..DeployOptions::default() };
     let (target, result) = super::block_on(&progress, async {
-        let apis = super::connect(&project.apps, &args.cloud, &counter).await;
+        let apis = super::connect(&project.apps, &args.cloud.connect, &counter).await;
         let api = apis.get(&jiti_core::deploy::target(app)).context("no AWS client for the app's region")?;
         let history = ledger::history(api, &app.name, &env, usize::MAX).await?;
         let target = rollback::pick(&history, &app.name, &env, &to)?.clone();

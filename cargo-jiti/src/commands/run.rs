@@ -9,9 +9,9 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
 use jiti_core::cloud::CallCounter;
-use jiti_core::deploy::{self, DeployOptions, Outcome};
+use jiti_core::deploy::{self, DeployOptions};
 
-use crate::cli::{CloudArgs, RunArgs};
+use crate::cli::RunArgs;
 use crate::output::WARNING;
 use crate::progress::Progress;
 
@@ -22,7 +22,6 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
     let environment = project.apps[first].environment.clone();
     // A protected environment is deployed by `deploy`, with its confirmation, never on the side.
     let deploying = !args.no_deploy && !environment.protected;
-    let cloud = CloudArgs { endpoint_url: args.endpoint_url.clone(), json: false, api_timeout: args.api_timeout };
     let counter = CallCounter::default();
     let progress = Progress::new();
     let options = DeployOptions {
@@ -34,11 +33,11 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
         ..DeployOptions::default()
     };
     let outputs: Vec<(String, String, BTreeMap<String, String>)> = super::block_on(&progress, async {
-        let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &cloud, &counter).await;
+        let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &args.connect, &counter).await;
         if deploying {
             let results = deploy::deploy(&project, &apis, &options, &progress).await?;
             progress.finish();
-            let summary: Vec<String> = results.iter().map(|r| format!("{} {}", r.app, outcome_word(&r.outcome))).collect();
+            let summary: Vec<String> = results.iter().map(|r| format!("{} {}", r.app, super::deploy::outcome_word(&r.outcome))).collect();
             writeln!(anstream::stderr().lock(), "jiti: environment `{}`: {} ({} API calls)", environment.name, summary.join(", "), counter.total())?;
             if let Some(failed) = results.iter().find(|r| !r.outcome.succeeded()) {
                 bail!("not running the command: app `{}` did not deploy (run `cargo jiti deploy` to see why)", failed.app);
@@ -69,19 +68,6 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let status = super::runtime()?.block_on(supervise(command, program))?;
     Ok(ExitCode::from(exit_code(status)))
-}
-
-fn outcome_word(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::UpToDate => "up to date",
-        Outcome::Created { .. } => "created",
-        Outcome::Updated { .. } => "updated",
-        Outcome::NoChanges => "no changes",
-        Outcome::Reviewed { .. } => "reviewed",
-        Outcome::Failed { .. } => "FAILED",
-        Outcome::VerifyFailed { .. } => "VERIFY FAILED",
-        Outcome::Skipped { .. } => "skipped",
-    }
 }
 
 /// `JITI_<APP>_<OUTPUT>`: upper case, anything but ASCII letters and digits as `_`.
