@@ -349,8 +349,9 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
         // CloudFormation's messages may quote property values.
         Err(f) => (Outcome::Failed { error: secrets::mask(&f.error, &secrets), failed_events: f.events }, BTreeMap::new()),
     };
+    // What the ledger and `target/jiti` get; the result keeps the real values (for `run`).
+    let masked_outputs: BTreeMap<String, String> = outs.iter().map(|(k, v)| (k.clone(), secrets::mask(v, &secrets))).collect();
     let mut r = result(app, outcome, outs, start);
-    r.secrets = secrets.clone();
     if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
         let mut status = ReleaseStatus::Deployed;
         if let Some((command, timeout)) = app.verify.as_ref().filter(|_| options.verify) {
@@ -364,20 +365,19 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
             }
             r.verify = Some(run);
         }
-        let outputs: BTreeMap<String, String> = r.outputs.iter().map(|(k, v)| (k.clone(), secrets::mask(v, &secrets))).collect();
-        let release = new_release(project, app, &hash, &outputs, status, options, api).await;
+        let release = new_release(project, app, &hash, &masked_outputs, status, options, api).await;
         if let Err(e) = ledger::record(api, &release).await {
             observer.note(&app.name, &format!("warning: the release was deployed but not recorded in the ledger: {e}"));
         }
         r.release = Some(release);
     }
     if r.outcome.succeeded() && !matches!(r.outcome, Outcome::Reviewed { .. }) {
-        let outputs: BTreeMap<String, String> = r.outputs.iter().map(|(k, v)| (k.clone(), secrets::mask(v, &secrets))).collect();
-        match write_outputs(project, app, &outputs) {
+        match write_outputs(project, app, &masked_outputs) {
             Ok(path) => r.outputs_file = Some(path),
             Err(e) => observer.note(&app.name, &format!("warning: {e}")),
         }
     }
+    r.secrets = secrets;
     r
 }
 

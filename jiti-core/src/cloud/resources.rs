@@ -206,22 +206,22 @@ impl Aws {
 
     /// Which of `names` is the parameter carrying `tags`' jiti tags; `None` when none exists.
     async fn ssm_parameter_carrying(&self, names: &[String], tags: &BTreeMap<String, String>) -> Result<Option<String>, CloudError> {
-        let [name] = names else {
-            let ssm = &self.clients().ssm;
-            for name in names {
-                let listed = ssm.list_tags_for_resource().resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter).resource_id(name).send().await;
-                let listed = match listed.map_err(|e| self.error("SSM.ListTagsForResource", e)) {
-                    Ok(out) => out.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect::<BTreeMap<_, _>>(),
-                    Err(e) if matches!(e.code.as_deref(), Some("InvalidResourceId" | "ParameterNotFound")) => continue,
-                    Err(e) => return Err(e),
-                };
-                if crate::tagging::JITI_KEYS.iter().all(|k| listed.get(*k) == tags.get(*k)) {
-                    return Ok(Some(name.clone()));
-                }
+        if let [name] = names {
+            return Ok(Some(name.clone()));
+        }
+        let ssm = &self.clients().ssm;
+        for name in names {
+            let listed = ssm.list_tags_for_resource().resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter).resource_id(name).send().await;
+            let listed = match listed.map_err(|e| self.error("SSM.ListTagsForResource", e)) {
+                Ok(out) => out.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect::<BTreeMap<_, _>>(),
+                Err(e) if matches!(e.code.as_deref(), Some("InvalidResourceId" | "ParameterNotFound")) => continue,
+                Err(e) => return Err(e),
+            };
+            if crate::tagging::JITI_KEYS.iter().all(|k| listed.get(*k) == tags.get(*k)) {
+                return Ok(Some(name.clone()));
             }
-            return Ok(None);
-        };
-        Ok(Some(name.clone()))
+        }
+        Ok(None)
     }
 }
 
