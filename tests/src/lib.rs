@@ -161,6 +161,21 @@ pub fn jiti_command(dir: &Path) -> Command {
     cmd
 }
 
+/// `cargo-jiti jiti` in `dir` against the AWS endpoint `endpoint` (an emulator, a proxy, a dead
+/// port), with test credentials and no AWS config of the machine's; arguments are the caller's.
+pub fn jiti_against(dir: &Path, endpoint: &str) -> Command {
+    let mut cmd = jiti_command(dir);
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
 fn git_command(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
@@ -281,16 +296,8 @@ impl Moto {
     }
 
     pub fn jiti_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = jiti_command(dir);
-        cmd.args(args)
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .stdin(std::process::Stdio::null());
+        let mut cmd = jiti_against(dir, &self.endpoint);
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }

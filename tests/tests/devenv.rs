@@ -40,12 +40,8 @@ fn an_interrupt_sent_to_cargo_jiti_reaches_the_command() {
     let repo = shop_on("feature/run-signal");
     let moto = moto();
     moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0);
-    let mut cmd = jiti_tests::jiti_command(repo.path());
+    let mut cmd = jiti_tests::jiti_against(repo.path(), &moto.endpoint);
     cmd.args(["run", "--no-deploy", "-p", "billing", "--", "sh", "-c", "trap 'echo got-int; exit 42' INT; echo ready; while true; do sleep 0.1; done"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("start cargo-jiti run");

@@ -5,7 +5,7 @@
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
-use jiti_tests::{Moto, Repo, jiti_command};
+use jiti_tests::{Moto, Repo, jiti_against};
 
 fn shop_on(branch: &str) -> Repo {
     let repo = Repo::from_fixture("shop");
@@ -15,14 +15,8 @@ fn shop_on(branch: &str) -> Repo {
 
 /// cargo-jiti against `endpoint`, with test credentials and backtraces asked for (they must not come).
 fn jiti_at(dir: &std::path::Path, endpoint: &str, args: &[&str]) -> Command {
-    let mut cmd = jiti_command(dir);
-    cmd.args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::null());
+    let mut cmd = jiti_against(dir, endpoint);
+    cmd.args(args).env("RUST_BACKTRACE", "1");
     cmd
 }
 
