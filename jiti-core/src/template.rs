@@ -68,9 +68,15 @@ impl TemplateError {
 }
 
 impl Template {
-    /// Parses rendered text: JSON when it starts with `{`, YAML otherwise.
+    /// Parses rendered text: JSON when it starts with `{`, YAML otherwise. A `{` may also open a
+    /// YAML flow mapping (`{Resources: …}`), which is read as YAML when it is not JSON; the error
+    /// of text that is neither is JSON's, since JSON was most likely meant.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
-        let template = if text.trim_start().starts_with('{') { parse_json(text)? } else { parse_yaml(text)? };
+        let template = if text.trim_start().starts_with('{') {
+            parse_json(text).or_else(|json_error| parse_yaml(text).map_err(|_| json_error))?
+        } else {
+            parse_yaml(text)?
+        };
         template.validate()?;
         Ok(template)
     }
@@ -435,6 +441,17 @@ mod tests {
     }
 
     #[test]
+    fn a_brace_opens_json_or_a_yaml_flow_mapping() {
+        let flow = Template::parse("{Resources: {Q: {Type: AWS::SQS::Queue, Properties: {Name: !Ref N}}}}").expect("YAML flow style");
+        assert_eq!(flow.value, json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Name": {"Ref": "N"}}}}}));
+        let broken = Template::parse("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\"}}").expect_err("unbalanced");
+        assert!(broken.message.starts_with("invalid JSON"), "{broken}");
+        // A trailing comma is not JSON, but it is YAML, and means the same.
+        let trailing = Template::parse("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\",}}}").expect("YAML flow style");
+        assert_eq!(trailing.value, json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}));
+    }
+
+    #[test]
     fn every_short_form_becomes_its_long_form() {
         let cases: &[(&str, Value)] = &[
             ("!Ref Queue", json!({"Ref": "Queue"})),
@@ -507,7 +524,7 @@ mod tests {
             ("Resource:\n  Q:\n    Type: AWS::SQS::Queue\n", Some(1), "did you mean `Resources`?"),
             ("Description: x\n", Some(1), "no resources"),
             ("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !GetAtt Queue\n", Some(5), "`!GetAtt Resource.Attribute`"),
-            ("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\",}}}", Some(1), "invalid JSON"),
+            ("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\" \"x\"}}}", Some(1), "invalid JSON"),
             ("Resources: {Q: {Type: AWS::SQS::Queue}}\n---\nResources: {}\n", Some(2), "one YAML document"),
         ];
         for (text, line, message) in cases {
