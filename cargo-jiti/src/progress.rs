@@ -15,7 +15,7 @@ use crate::output::{DIM, ERROR, GOOD, NOTE, WARNING};
 pub struct Progress {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
-    /// The last status of each stack waited for, in the order first seen.
+    /// The last status of each stack waited for (or resource gc removed), in the order first seen.
     statuses: Mutex<Vec<(String, String)>>,
 }
 

@@ -91,9 +91,10 @@ pub trait Observer: Send + Sync {
     fn change_set(&self, app: &str, stack: &str, changes: &[Change]);
     /// A new stack event, oldest first.
     fn event(&self, app: &str, stack: &str, event: &StackEvent);
-    /// The status of a stack being waited for, at each poll (`DELETE_COMPLETE` once it is gone):
-    /// what an interrupted command can say about operations it leaves running.
-    fn status(&self, _app: &str, _stack: &str, _status: &str) {}
+    /// The status of a stack being waited for, at each poll (`DELETE_COMPLETE` once it is gone), or
+    /// of a resource `gc` removed (`deleted`, `already gone`), by ARN: what an interrupted command
+    /// can say about what it did and what it leaves running.
+    fn status(&self, _app: &str, _stack_or_arn: &str, _status: &str) {}
 }
 
 /// How one app's deploy ended.

@@ -353,7 +353,13 @@ pub async fn execute<A: StackApi + ResourceApi>(plan: &Plan, apis: &BTreeMap<Tar
             }
             observer.note(&o.app, &format!("deleting {} {}", what.kind(), o.arn));
             match api.delete_resource(what, &o.tags).await {
-                Ok(outcome) => removed(Some(outcome), None),
+                Ok(outcome) => {
+                    observer.status(&o.app, &o.arn, match outcome {
+                        Removal::Deleted => "deleted",
+                        Removal::AlreadyGone => "already gone",
+                    });
+                    removed(Some(outcome), None)
+                }
                 Err(e) => removed(None, Some(e.to_string())),
             }
         })

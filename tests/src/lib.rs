@@ -324,39 +324,62 @@ impl Moto {
     }
 }
 
-/// A loopback HTTP proxy in front of the emulator that answers every `every`-th request with a
-/// throttling error in the request's own protocol, as AWS services do when a caller goes too fast.
-pub struct ThrottlingProxy {
+/// What a [`Proxy`] does with one request.
+enum Verdict {
+    Pass,
+    Throttle,
+    /// Hold the request this long, then pass it on.
+    Delay(std::time::Duration),
+}
+
+/// A loopback HTTP proxy in front of the emulator, for what the emulator cannot do itself: throttle
+/// as AWS does when a caller goes too fast ([`Proxy::throttling`]), or take its time over some
+/// operations ([`Proxy::slow`]).
+pub struct Proxy {
     pub endpoint: String,
     throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl ThrottlingProxy {
-    pub fn start(upstream: &str, every: usize) -> ThrottlingProxy {
+impl Proxy {
+    /// Answers every `every`-th request with a throttling error in the request's own protocol.
+    pub fn throttling(upstream: &str, every: usize) -> Proxy {
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        Proxy::start(upstream, move |_| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if n % every == 0 { Verdict::Throttle } else { Verdict::Pass }
+        })
+    }
+
+    /// Holds each request whose body contains `needle` (`Action=DeleteStack`) for `delay` before
+    /// passing it on: an operation that takes a while, as AWS's do.
+    pub fn slow(upstream: &str, needle: &'static str, delay: std::time::Duration) -> Proxy {
+        Proxy::start(upstream, move |body| if body.contains(needle) { Verdict::Delay(delay) } else { Verdict::Pass })
+    }
+
+    fn start(upstream: &str, decide: impl Fn(&str) -> Verdict + Send + Sync + 'static) -> Proxy {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let throttled = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(AtomicUsize::new(0));
         let counter = throttled.clone();
+        let decide = Arc::new(decide);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (upstream, seen, counter) = (upstream.clone(), seen.clone(), counter.clone());
+                let (upstream, decide, counter) = (upstream.clone(), decide.clone(), counter.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(client, &upstream, || {
-                        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-                        let throttle = n % every == 0;
-                        if throttle {
+                    let _ = proxy_one(client, &upstream, |body| {
+                        let verdict = decide(body);
+                        if matches!(verdict, Verdict::Throttle) {
                             counter.fetch_add(1, Ordering::SeqCst);
                         }
-                        throttle
+                        verdict
                     });
                 });
             }
         });
-        ThrottlingProxy { endpoint, throttled }
+        Proxy { endpoint, throttled }
     }
 
     /// Requests answered with a throttling error so far.
@@ -365,8 +388,8 @@ impl ThrottlingProxy {
     }
 }
 
-/// One request: read it, throttle it or pass it on (one request per connection, then close).
-fn proxy_one(mut client: std::net::TcpStream, upstream: &str, throttle: impl FnOnce() -> bool) -> std::io::Result<()> {
+/// One request: read it, then throttle, delay or pass it on (one request per connection, then close).
+fn proxy_one(mut client: std::net::TcpStream, upstream: &str, decide: impl FnOnce(&str) -> Verdict) -> std::io::Result<()> {
     use std::io::{Read, Write};
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -392,18 +415,32 @@ fn proxy_one(mut client: std::net::TcpStream, upstream: &str, throttle: impl FnO
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    if throttle() {
-        // Each protocol's own throttling answer: JSON services (an `X-Amz-Target` header), the
-        // query protocol (CloudFormation, STS, SNS: `Action=` in a form body), and S3's REST-XML.
-        let (status, content_type, body) = if head.to_ascii_lowercase().contains("x-amz-target:") {
-            ("400 Bad Request", "application/x-amz-json-1.1", r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#)
-        } else if String::from_utf8_lossy(&buf[head_end..]).contains("Action=") {
-            ("400 Bad Request", "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>jiti-test</RequestId></ErrorResponse>")
-        } else {
-            ("503 Slow Down", "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>jiti-test</RequestId></Error>")
-        };
-        write!(client, "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
-        return Ok(());
+    let request_body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+    match decide(&request_body) {
+        Verdict::Pass => {}
+        Verdict::Delay(delay) => {
+            std::thread::sleep(delay);
+            // A caller that gave up (or was interrupted) meanwhile has closed the connection: the
+            // request never reached AWS, as with a request lost on the way.
+            client.set_nonblocking(true)?;
+            if matches!(client.peek(&mut [0u8; 1]), Ok(0)) {
+                return Ok(());
+            }
+            client.set_nonblocking(false)?;
+        }
+        Verdict::Throttle => {
+            // Each protocol's own throttling answer: JSON services (an `X-Amz-Target` header), the
+            // query protocol (CloudFormation, STS, SNS: `Action=` in a form body), and S3's REST-XML.
+            let (status, content_type, body) = if head.to_ascii_lowercase().contains("x-amz-target:") {
+                ("400 Bad Request", "application/x-amz-json-1.1", r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#)
+            } else if request_body.contains("Action=") {
+                ("400 Bad Request", "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>jiti-test</RequestId></ErrorResponse>")
+            } else {
+                ("503 Slow Down", "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>jiti-test</RequestId></Error>")
+            };
+            write!(client, "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+            return Ok(());
+        }
     }
     let head = head
         .lines()

@@ -242,7 +242,7 @@ fn a_large_template_goes_through_the_artifacts_bucket() {
 fn a_throttling_api_still_deploys() {
     let repo = shop_on("feature/throttled");
     let moto = moto();
-    let proxy = jiti_tests::ThrottlingProxy::start(&moto.endpoint, 3);
+    let proxy = jiti_tests::Proxy::throttling(&moto.endpoint, 3);
     let through_proxy = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
     let report = moto.jiti_env(repo.path(), &["deploy", "--method", "direct", "--json"], &through_proxy).expect(0).json();
     assert_eq!(results(&report), [("billing".to_owned(), "created".to_owned()), ("orders-api".into(), "created".into())]);

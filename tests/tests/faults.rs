@@ -59,7 +59,7 @@ fn unreachable_endpoints_are_one_line_errors_naming_the_endpoint() {
 }
 
 /// Starts `cmd` and returns once a line of its stderr contains `needle` (and the lines so far).
-fn start_until(cmd: &mut Command, needle: &str) -> (Child, std::sync::mpsc::Receiver<String>) {
+fn start_until(cmd: &mut Command, needle: &str) -> (Child, std::sync::mpsc::Receiver<String>, String) {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start cargo-jiti");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -77,7 +77,7 @@ fn start_until(cmd: &mut Command, needle: &str) -> (Child, std::sync::mpsc::Rece
             Err(_) => panic!("no `{needle}` on stderr; so far:\n{seen}"),
         }
     }
-    (child, rx)
+    (child, rx, seen)
 }
 
 /// A template moto cannot finish creating: its stack stays CREATE_IN_PROGRESS.
@@ -90,7 +90,7 @@ fn the_emulator_dying_mid_deploy_is_a_clear_error_and_the_next_deploy_finishes()
     repo.write("billing/infra/stack.yaml", STUCK);
     let moto = Moto::start();
     let mut cmd = jiti_at(repo.path(), &moto.endpoint, &["deploy", "-p", "billing", "--method", "direct", "--json", "--api-timeout", "20s"]);
-    let (child, _) = start_until(&mut cmd, "CREATE_IN_PROGRESS");
+    let (child, _, _) = start_until(&mut cmd, "CREATE_IN_PROGRESS");
     moto.kill();
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(2));
@@ -113,7 +113,7 @@ fn an_interrupt_during_a_deploy_says_what_goes_on_in_cloudformation() {
     let moto = Moto::start();
     let mut cmd = jiti_at(repo.path(), &moto.endpoint, &["deploy", "-p", "billing", "--method", "direct"]);
     // The stack's own event: cargo-jiti is waiting for the operation.
-    let (child, lines) = start_until(&mut cmd, "AWS::CloudFormation::Stack");
+    let (child, lines, _) = start_until(&mut cmd, "AWS::CloudFormation::Stack");
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let out = child.wait_with_output().expect("wait");
@@ -129,4 +129,53 @@ fn an_interrupt_during_a_deploy_says_what_goes_on_in_cloudformation() {
     let env_dir = std::fs::read_dir(&jiti).expect("target/jiti").filter_map(Result::ok).map(|e| e.path()).find(|p| p.is_dir()).expect("an environment folder");
     let template: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(env_dir.join("billing.template.json")).expect("template")).expect("whole JSON");
     assert!(template["Resources"]["Param"].is_object());
+}
+
+#[test]
+fn an_interrupted_gc_says_what_it_deleted_and_the_next_run_finishes() {
+    let repo = Repo::from_fixture("shop");
+    let moto = Moto::start();
+    // Three environments of branches that are gone, and two resources whose stack is gone.
+    moto.boto3(
+        "cf = c('cloudformation')\nbody = json.dumps({'Resources': {'Q': {'Type': 'AWS::SQS::Queue'}}})\n\
+         def tags(env, branch):\n    return {'jiti:app': 'billing', 'jiti:env': env, 'jiti:branch': branch, 'jiti:managed-by': 'cargo-jiti'}\n\
+         for n in (1, 2, 3):\n    cf.create_stack(StackName=f'billing-gone-{n}', TemplateBody=body, Tags=[{'Key': k, 'Value': v} for k, v in tags(f'gone-{n}', f'feature/gone-{n}').items()])\n\
+         for n in (1, 2):\n    c('sqs').create_queue(QueueName=f'orphan-{n}', tags=tags('gone-9', 'feature/gone-9'))\n\
+         print('null')",
+    );
+    let remaining = || {
+        moto.boto3("print(json.dumps(sorted([s['StackName'] for s in c('cloudformation').describe_stacks()['Stacks']] + [u.rsplit('/', 1)[1] for u in c('sqs').list_queues(QueueNamePrefix='orphan-').get('QueueUrls', [])])))")
+    };
+
+    // Each DeleteStack takes 3 seconds; the interrupt comes while the second one is on its way.
+    let proxy = jiti_tests::Proxy::slow(&moto.endpoint, "Action=DeleteStack", std::time::Duration::from_secs(3));
+    let mut cmd = jiti_at(repo.path(), &proxy.endpoint, &["gc", "--yes", "--jobs", "1"]);
+    let (child, lines, seen) = start_until(&mut cmd, "deleting stack billing-gone-");
+    let first = seen.rsplit("deleting stack ").next().unwrap_or_default().trim().to_owned();
+    let second = lines.iter().find(|l| l.contains("deleting stack billing-gone-")).expect("a second deletion");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr: String = lines.iter().collect::<Vec<_>>().join("\n");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: nothing more is started"), "{stderr}");
+    assert!(stderr.contains(&format!("  {first}: DELETE_COMPLETE")), "the first deletion is reported: {stderr}");
+    assert!(stderr.contains("run the same command again to finish"), "{stderr}");
+
+    // Nothing more was started: the second DeleteStack never arrived (its caller was gone when the
+    // proxy let it through), the third stack and the orphans are untouched.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let mut left: Vec<String> = ["billing-gone-1", "billing-gone-2", "billing-gone-3", "orphan-1", "orphan-2"].into_iter().filter(|n| *n != first).map(String::from).collect();
+    assert_eq!(remaining(), serde_json::json!(left), "after the interrupt ({second})");
+
+    // The next run finishes the job and says so; then there is nothing left to collect.
+    let report = moto.jiti(repo.path(), &["gc", "--yes", "--json"]).expect(0).json();
+    let mut deleted: Vec<String> = report["deleted"].as_array().expect("deleted").iter().map(|d| d["stack_name"].as_str().unwrap_or_default().to_owned()).collect();
+    deleted.extend(report["removed"].as_array().expect("removed").iter().map(|r| r["arn"].as_str().unwrap_or_default().rsplit(':').next().unwrap_or_default().to_owned()));
+    deleted.sort();
+    left.sort();
+    assert_eq!(deleted, left, "{report:#}");
+    assert_eq!(remaining(), serde_json::json!([]));
+    let dry = moto.jiti(repo.path(), &["gc"]).expect(0);
+    assert!(dry.stdout.contains("nothing to collect"), "{}", dry.stdout);
 }

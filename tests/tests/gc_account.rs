@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use jiti_tests::{Moto, Repo, ThrottlingProxy};
+use jiti_tests::{Moto, Proxy, Repo};
 use serde_json::{Value, json};
 
 const APPS: [&str; 3] = ["billing", "orders-api", "inventory"];
@@ -346,7 +346,7 @@ fn gc_of_a_crowded_account_removes_exactly_what_nobody_owns() {
 #[test]
 fn gc_through_throttling_comes_to_the_same_outcome() {
     let moto = Moto::start();
-    let proxy = ThrottlingProxy::start(&moto.endpoint, 5);
+    let proxy = Proxy::throttling(&moto.endpoint, 5);
     collect_the_account(&moto, &proxy.endpoint, "throttled");
     assert!(proxy.throttled() > 20, "the proxy throttled only {} requests", proxy.throttled());
 }

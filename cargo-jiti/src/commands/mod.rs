@@ -140,6 +140,8 @@ fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
     }
     if statuses.is_empty() {
         let _ = writeln!(err, "  no stack operation had started");
+    } else {
+        let _ = writeln!(err, "  run the same command again to finish: it starts from what is there now, and redoes nothing done");
     }
     anyhow::Error::new(Interrupted)
 }
