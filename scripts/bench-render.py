@@ -15,64 +15,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
-Description: "{{ app.name }} {{ app.version }} ({{ env.name }})"
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      VisibilityTimeout: {{ params.timeout }}
-  Topic:
-    Type: AWS::SNS::Topic
-    Properties:
-      KmsMasterKeyId: alias/aws/sns
-  Table:
-    Type: AWS::DynamoDB::Table
-    DeletionPolicy: Retain
-    Properties:
-      BillingMode: PAY_PER_REQUEST
-      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
-      KeySchema: [{AttributeName: id, KeyType: HASH}]
-      SSESpecification: {SSEEnabled: true}
-  Logs:
-    Type: AWS::Logs::LogGroup
-    Properties:
-      RetentionInDays: 7
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties:
-      BucketEncryption:
-        ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}}]
-      PublicAccessBlockConfiguration: {BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true}
-Outputs:
-  QueueUrl:
-    Value: !Ref Queue
-"""
-
-
-def make_workspace(root, apps):
-    members = []
-    for i in range(apps):
-        name = f"app{i:03}"
-        members.append(name)
-        os.makedirs(os.path.join(root, name, "src"))
-        os.makedirs(os.path.join(root, name, "infra"))
-        with open(os.path.join(root, name, "Cargo.toml"), "w") as f:
-            f.write(f'[package]\nname = "{name}"\nversion = "0.1.{i}"\nedition = "2024"\n')
-        with open(os.path.join(root, name, "src", "main.rs"), "w") as f:
-            f.write("fn main() {}\n")
-        depends = f'depends_on = ["app{i - 1:03}"]\n' if i % 5 else ""
-        with open(os.path.join(root, name, "infra", "jiti.toml"), "w") as f:
-            f.write(f'[app]\nregion = "us-east-1"\n{depends}\n[params]\ntimeout = 30\n\n[tags]\nteam = "bench"\n')
-        with open(os.path.join(root, name, "infra", "stack.yaml"), "w") as f:
-            f.write(TEMPLATE)
-    with open(os.path.join(root, "Cargo.toml"), "w") as f:
-        f.write('[workspace]\nresolver = "3"\nmembers = [' + ", ".join(f'"{m}"' for m in members) + "]\n")
-    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    for args in (["init", "-q", "-b", "feature/bench"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", "commit", "-qm", "bench"]):
-        subprocess.run(["git", *args], cwd=root, check=True, env=env)
+from benchlib import ROOT, make_workspace
 
 
 def timed(cmd, cwd, runs):

@@ -273,8 +273,20 @@ impl CloudError {
 /// The CloudFormation operations cargo-jiti uses. The SDK implements it ([`Aws`]); unit tests give
 /// responses shaped as the API reference documents, for what the emulator cannot show.
 pub trait StackApi: Send + Sync {
+    /// One page of the account's stacks (DescribeStacks without a name), and the next page's token.
+    fn stacks_page(&self, token: Option<String>) -> impl Future<Output = Result<(Vec<Stack>, Option<String>), CloudError>> + Send;
     /// Every stack of the account and region (DescribeStacks, all pages).
-    fn list_stacks(&self) -> impl Future<Output = Result<Vec<Stack>, CloudError>> + Send;
+    fn list_stacks(&self) -> impl Future<Output = Result<Vec<Stack>, CloudError>> + Send {
+        async {
+            let (mut stacks, mut token) = self.stacks_page(None).await?;
+            while token.is_some() {
+                let (more, next) = self.stacks_page(token).await?;
+                stacks.extend(more);
+                token = next;
+            }
+            Ok(stacks)
+        }
+    }
     /// One stack, or `None` when it does not exist.
     fn describe_stack(&self, name: &str) -> impl Future<Output = Result<Option<Stack>, CloudError>> + Send;
     /// Creates a change set; returns its id.
@@ -568,13 +580,9 @@ fn stack_of(s: &cfn::Stack) -> Stack {
 }
 
 impl StackApi for Aws {
-    async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError> {
-        let mut pages = self.cfn.describe_stacks().into_paginator().items().send();
-        let mut stacks = Vec::new();
-        while let Some(item) = pages.next().await {
-            stacks.push(stack_of(&item.map_err(|e| self.error("CloudFormation.DescribeStacks", e))?));
-        }
-        Ok(stacks)
+    async fn stacks_page(&self, token: Option<String>) -> Result<(Vec<Stack>, Option<String>), CloudError> {
+        let page = self.cfn.describe_stacks().set_next_token(token).send().await.map_err(|e| self.error("CloudFormation.DescribeStacks", e))?;
+        Ok((page.stacks().iter().map(stack_of).collect(), page.next_token().filter(|t| !t.is_empty()).map(str::to_owned)))
     }
 
     async fn describe_stack(&self, name: &str) -> Result<Option<Stack>, CloudError> {

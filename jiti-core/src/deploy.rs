@@ -256,14 +256,60 @@ pub fn expiry(app: &ResolvedApp, asked: Option<Duration>) -> Option<Expiry> {
     asked.map(Expiry::Asked).or(app.ttl.map(Expiry::Config))
 }
 
+/// Stacks of every target by name, keyed by target.
+pub type Stacks = HashMap<Target, HashMap<String, Stack>>;
+
 /// Every stack of every target, by name: one paginated DescribeStacks per target.
-pub async fn listing<A: StackApi>(apis: &BTreeMap<Target, A>) -> Result<HashMap<Target, HashMap<String, Stack>>, DeployError> {
+pub async fn listing<A: StackApi>(apis: &BTreeMap<Target, A>) -> Result<Stacks, DeployError> {
     let mut existing = HashMap::new();
     for (target, api) in apis {
         let stacks = api.list_stacks().await.map_err(|error| DeployError::List { region: target.region.clone(), error })?;
         existing.insert(target.clone(), stacks.into_iter().map(|s| (s.name.clone(), s)).collect());
     }
     Ok(existing)
+}
+
+/// Names looked up one by one, at most, once an account has more than one page of stacks.
+pub const BY_NAME: usize = 20;
+
+/// The stacks among `wanted` (target, stack name) that exist. The first DescribeStacks page answers
+/// for a small account (a page holds 50 stacks on moto); in a larger one, up to [`BY_NAME`] names still missing are
+/// asked for by name, 8 at a time, instead of paging through thousands of other stacks (41 calls
+/// at 2,000 stacks), and more than that page through the account.
+pub async fn stacks_named<'a, A: StackApi>(apis: &BTreeMap<Target, A>, wanted: impl IntoIterator<Item = (Target, &'a str)>) -> Result<Stacks, DeployError> {
+    let mut names: HashMap<Target, HashSet<&str>> = HashMap::new();
+    for (target, name) in wanted {
+        names.entry(target).or_default().insert(name);
+    }
+    let mut found = Stacks::new();
+    for (target, api) in apis {
+        let Some(names) = names.get(target) else { continue };
+        let list_error = |error| DeployError::List { region: target.region.clone(), error };
+        let (first, mut token) = api.stacks_page(None).await.map_err(list_error)?;
+        let mut stacks: HashMap<String, Stack> = first.into_iter().filter(|s| names.contains(s.name.as_str())).map(|s| (s.name.clone(), s)).collect();
+        let missing: Vec<&str> = names.iter().copied().filter(|n| !stacks.contains_key(*n)).collect();
+        if token.is_some() && missing.len() <= BY_NAME {
+            let asked = futures_util::stream::iter(missing.into_iter().map(|name| api.describe_stack(name))).buffer_unordered(8).collect::<Vec<_>>().await;
+            for stack in asked {
+                if let Some(s) = stack.map_err(list_error)? {
+                    stacks.insert(s.name.clone(), s);
+                }
+            }
+        } else {
+            while token.is_some() {
+                let (page, next) = api.stacks_page(token).await.map_err(list_error)?;
+                stacks.extend(page.into_iter().filter(|s| names.contains(s.name.as_str())).map(|s| (s.name.clone(), s)));
+                token = next;
+            }
+        }
+        found.insert(target.clone(), stacks);
+    }
+    Ok(found)
+}
+
+/// The stacks of `apps` in their environment, as [`stacks_named`] finds them.
+pub async fn app_stacks<'a, A: StackApi>(apis: &BTreeMap<Target, A>, apps: impl IntoIterator<Item = &'a ResolvedApp>) -> Result<Stacks, DeployError> {
+    stacks_named(apis, apps.into_iter().map(|a| (target(a), a.stack_name.as_str()))).await
 }
 
 /// Deploys the selected apps of `project` (and their dependencies). `apis` holds a client per
@@ -273,7 +319,8 @@ pub async fn deploy<A: StackApi + ReleaseStore>(project: &Project, apis: &BTreeM
         true => waves(project, &project.selected)?,
         false => vec![project.selected.clone()],
     };
-    let existing = listing(apis).await?;
+    // Every app's stack: dependencies' outputs are read from theirs.
+    let existing = app_stacks(apis, &project.apps).await?;
     let mut outputs = DepOutputs::new();
     for app in &project.apps {
         if let Some(stack) = existing.get(&target(app)).and_then(|s| s.get(&app.stack_name)) {
@@ -696,9 +743,9 @@ pub(crate) mod tests {
     }
 
     impl StackApi for Fake {
-        async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError> {
+        async fn stacks_page(&self, _: Option<String>) -> Result<(Vec<Stack>, Option<String>), CloudError> {
             self.call("ListStacks");
-            Ok(Vec::new())
+            Ok((Vec::new(), None))
         }
         async fn describe_stack(&self, _: &str) -> Result<Option<Stack>, CloudError> {
             self.call("DescribeStacks");

@@ -90,14 +90,15 @@ pub enum DiffError {
     Cloud(#[from] crate::cloud::CloudError),
 }
 
-/// Diffs of the selected apps: one listing per target, then GetTemplate for each deployed app.
+/// Diffs of the selected apps: their stacks (and their dependencies', for outputs), then
+/// GetTemplate for each deployed app.
 pub async fn diff<A: crate::cloud::StackApi>(
     project: &crate::resolve::Project,
     apis: &BTreeMap<crate::cloud::Target, A>,
     ttl: Option<std::time::Duration>,
 ) -> Result<Vec<AppDiff>, DiffError> {
-    use crate::deploy::{listing, stack_tags, target};
-    let stacks = listing(apis).await?;
+    use crate::deploy::{app_stacks, stack_tags, target};
+    let stacks = app_stacks(apis, &project.apps).await?;
     let stack_of = |app: &crate::resolve::ResolvedApp| stacks.get(&target(app)).and_then(|s| s.get(&app.stack_name));
     let outputs: crate::render::DepOutputs = project.apps.iter().filter_map(|a| Some((a.name.clone(), stack_of(a)?.outputs.clone()))).collect();
     let mut out = Vec::new();

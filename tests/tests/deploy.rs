@@ -292,3 +292,28 @@ fn a_failed_app_skips_what_depends_on_it() {
     let outputs = moto.jiti(repo.path(), &["outputs", "-p", "orders-api", "--json"]).expect(2);
     assert!(outputs.stderr.contains("does not exist"), "nothing of orders-api was deployed: {}", outputs.stderr);
 }
+
+#[test]
+fn in_a_crowded_account_a_deploy_asks_for_its_stacks_by_name() {
+    // An account of its own, with 120 stacks of other tools: three DescribeStacks pages.
+    let moto = jiti_tests::Moto::start();
+    moto.boto3("cf = c('cloudformation')\nbody = json.dumps({'Resources': {'Q': {'Type': 'AWS::SQS::Queue'}}})\nfor i in range(120):\n    cf.create_stack(StackName=f'other-{i}', TemplateBody=body)\nprint('null')");
+    let repo = shop_on("feature/crowded");
+    // Direct: moto's ExecuteChangeSet leaves a stack without outputs, which orders-api reads.
+    let created = moto.jiti(repo.path(), &["deploy", "--method", "direct", "--json"]).expect(0).json();
+    assert_eq!(results(&created), [("billing".to_owned(), "created".to_owned()), ("orders-api".into(), "created".into())]);
+
+    // One page, then the workspace's two stacks by name: not the 3 pages of the whole account.
+    let noop = moto.jiti(repo.path(), &["deploy", "--json"]).expect(0).json();
+    assert_eq!(results(&noop), [("billing".to_owned(), "up-to-date".to_owned()), ("orders-api".into(), "up-to-date".into())]);
+    assert_eq!(noop["api_calls"]["total"], 3, "{:#}", noop["api_calls"]);
+    // diff finds the stacks the same way, and with them billing's outputs that orders-api renders with.
+    let diff = moto.jiti(repo.path(), &["diff", "--json"]).expect(0).json();
+    assert_eq!(diff["differs"], false, "{diff:#}");
+    assert_eq!(diff["apps"].as_array().map(|a| a.iter().filter(|d| d["diff"]["exists"] == true).count()), Some(2), "{diff:#}");
+
+    // envs still sees the whole account's environments of the workspace.
+    let envs = moto.jiti(repo.path(), &["envs", "--json"]).expect(0).json();
+    assert_eq!(envs["environments"].as_array().map(Vec::len), Some(2), "one row per app: {envs:#}");
+    assert_eq!(envs["api_calls"]["total"], 3, "envs pages through the account");
+}

@@ -112,10 +112,12 @@ const KEYS_PER_DELETE: usize = 1000;
 impl ResourceApi for Aws {
     async fn tagged_resources(&self, key: &str, values: &[String]) -> Result<Vec<TaggedResource>, CloudError> {
         use aws_sdk_resourcegroupstagging::types::TagFilter;
-        let mut out = Vec::new();
-        for chunk in values.chunks(VALUES_PER_FILTER) {
+        // One paginated query per filter of 20 values, the queries side by side: pages of one
+        // query follow each other, but a workspace of 50 apps need not wait three times as long.
+        let queries = values.chunks(VALUES_PER_FILTER).map(|chunk| async move {
             let filter = TagFilter::builder().key(key).set_values(Some(chunk.to_vec())).build();
             let mut pages = self.clients().tagging.get_resources().tag_filters(filter).resources_per_page(100).tags_per_page(TAGS_PER_PAGE).into_paginator().send();
+            let mut out = Vec::new();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| self.error("Tagging.GetResources", e))?;
                 out.extend(page.resource_tag_mapping_list().iter().map(|m| TaggedResource {
@@ -123,8 +125,9 @@ impl ResourceApi for Aws {
                     tags: m.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
                 }));
             }
-        }
-        Ok(out)
+            Ok::<_, CloudError>(out)
+        });
+        Ok(futures_util::future::try_join_all(queries).await?.into_iter().flatten().collect())
     }
 
     async fn delete_resource(&self, what: &Deletable, tags: &BTreeMap<String, String>) -> Result<Removal, CloudError> {
