@@ -20,8 +20,11 @@ pub const MAX_OUTPUTS: usize = 200;
 pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
 /// Largest template CloudFormation accepts inline in the API call; larger ones go through S3.
 pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
-/// Nodes a document may expand to through aliases before it is refused (an "alias bomb").
+/// What a document may expand to through aliases before it is refused (an "alias bomb"): nodes,
+/// and bytes of scalar text (one long string aliased a million times is a bomb of few nodes). Both
+/// are far above what CloudFormation accepts (1 MB) and far below what would strain memory.
 const MAX_NODES: usize = 1_000_000;
+const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "AWSTemplateFormatVersion",
@@ -198,9 +201,12 @@ struct Builder {
     /// JSON pointer of each open container, parallel to `stack`.
     path: Vec<String>,
     documents: Vec<Value>,
-    anchors: HashMap<usize, (Value, usize)>,
+    /// The weight of each open container so far, parallel to `stack`.
+    weights: Vec<Weight>,
+    anchors: HashMap<usize, (Value, Weight)>,
     lines: HashMap<String, usize>,
-    nodes: usize,
+    /// Everything materialized so far, aliases' copies included.
+    total: Weight,
     error: Option<TemplateError>,
     second_document_line: Option<usize>,
 }
@@ -231,8 +237,10 @@ impl Builder {
                     }
                     return self.key(text, line);
                 }
+                let weight = Weight { nodes: 1, bytes: text.len() };
+                self.charge(weight, line)?;
                 let value = scalar(text, style, tag.as_ref()).map_err(|m| at(&m))?;
-                self.value(value, anchor, 1, line)?;
+                self.value(value, anchor, weight, line)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 self.open(line)?;
@@ -244,20 +252,24 @@ impl Builder {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 self.path.pop();
+                let weight = self.weights.pop().unwrap_or_default();
                 let (value, tag, anchor, line) = match self.stack.pop() {
                     Some(Frame::Seq { items, tag, anchor, line }) => (Value::Array(items), tag, anchor, line),
                     Some(Frame::Map { map, tag, anchor, line, .. }) => (Value::Object(map), tag, anchor, line),
                     None => return Err(at("unbalanced YAML")),
                 };
                 let value = apply_tag(value, tag.as_ref()).map_err(|m| TemplateError::at(Some(line), None, m))?;
-                self.value(value, anchor, 0, line)?;
+                self.value(value, anchor, weight, line)?;
             }
             Event::Alias(id) => {
                 if self.expecting_key() {
                     return Err(at("an alias cannot be a mapping key"));
                 }
-                let (value, size) = self.anchors.get(&id).cloned().ok_or_else(|| at("alias to an unknown anchor"))?;
-                self.value(value, 0, size, line)?;
+                // Charged before it is copied: the copy is what a bomb would make.
+                let weight = self.anchors.get(&id).map(|(_, w)| *w).ok_or_else(|| at("alias to an unknown anchor"))?;
+                self.charge(weight, line)?;
+                let value = self.anchors.get(&id).map(|(v, _)| v.clone()).unwrap_or_default();
+                self.value(value, 0, weight, line)?;
             }
             _ => {}
         }
@@ -270,6 +282,11 @@ impl Builder {
 
     /// A key: its line is the line of the node it names (a block mapping starts on its first key's line).
     fn key(&mut self, key: String, line: usize) -> Result<(), TemplateError> {
+        let weight = Weight { nodes: 0, bytes: key.len() };
+        self.charge(weight, line)?;
+        if let Some(w) = self.weights.last_mut() {
+            w.add(weight);
+        }
         let parent = self.path.last().cloned().unwrap_or_default();
         if let Some(Frame::Map { map, key: slot, .. }) = self.stack.last_mut() {
             if map.contains_key(&key) {
@@ -287,9 +304,25 @@ impl Builder {
         if self.expecting_key() {
             return Err(TemplateError::at(Some(line), None, "a mapping key must be a plain string"));
         }
+        let weight = Weight { nodes: 1, bytes: 0 };
+        self.charge(weight, line)?;
         let pointer = self.child_pointer();
         self.lines.entry(pointer.clone()).or_insert(line);
         self.path.push(pointer);
+        self.weights.push(weight);
+        Ok(())
+    }
+
+    /// Counts what is about to be materialized against the limits.
+    fn charge(&mut self, weight: Weight, line: usize) -> Result<(), TemplateError> {
+        self.total.add(weight);
+        let refuse = |what: String| Err(TemplateError::at(Some(line), None, format!("the template expands to more than {what} (YAML aliases?); refused")));
+        if self.total.nodes > MAX_NODES {
+            return refuse(format!("{MAX_NODES} nodes"));
+        }
+        if self.total.bytes > MAX_TEXT_BYTES {
+            return refuse(format!("{} MiB of text", MAX_TEXT_BYTES >> 20));
+        }
         Ok(())
     }
 
@@ -302,15 +335,13 @@ impl Builder {
         }
     }
 
-    /// A finished node: remember its anchor and line, and put it in its parent.
-    fn value(&mut self, value: Value, anchor: usize, size: usize, line: usize) -> Result<(), TemplateError> {
-        let size = if size == 0 { count_nodes(&value) } else { size };
-        self.nodes += size;
-        if self.nodes > MAX_NODES {
-            return Err(TemplateError::at(Some(line), None, format!("the template expands to more than {MAX_NODES} nodes (YAML aliases?); refused")));
+    /// A finished node (already charged): remember its anchor and line, and put it in its parent.
+    fn value(&mut self, value: Value, anchor: usize, weight: Weight, line: usize) -> Result<(), TemplateError> {
+        if let Some(w) = self.weights.last_mut() {
+            w.add(weight);
         }
         if anchor > 0 {
-            self.anchors.insert(anchor, (value.clone(), size));
+            self.anchors.insert(anchor, (value.clone(), weight));
         }
         let pointer = self.child_pointer();
         self.lines.entry(pointer).or_insert(line);
@@ -327,11 +358,17 @@ impl Builder {
     }
 }
 
-fn count_nodes(value: &Value) -> usize {
-    1 + match value {
-        Value::Array(a) => a.iter().map(count_nodes).sum(),
-        Value::Object(m) => m.values().map(count_nodes).sum(),
-        _ => 0,
+/// Nodes and bytes of scalar text (keys included) of a value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Weight {
+    fn add(&mut self, other: Weight) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
     }
 }
 
@@ -542,6 +579,14 @@ mod tests {
         }
         let e = Template::parse(&bomb).unwrap_err();
         assert!(e.message.contains("more than 1000000 nodes"), "{e}");
+        // Few nodes, much text: a 4 KiB string copied 10^4 times is 40 MiB.
+        let mut strings = format!("a: &a \"{}\"\n", "x".repeat(4096));
+        for i in 1..5u8 {
+            strings.push_str(&format!("{}: &{} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n", (b'a' + i) as char, (b'a' + i) as char, p = (b'a' + i - 1) as char));
+        }
+        let e = Template::parse(&strings).unwrap_err();
+        assert!(e.message.contains("more than 32 MiB of text"), "{e}");
+        assert_eq!(e.line, Some(5), "the line whose alias crossed the limit");
         let deep = format!("Resources: {}{}", "[".repeat(300), "]".repeat(300));
         assert!(Template::parse(&deep).unwrap_err().message.contains("recursion limit"));
         let deep_json = format!("{{\"Resources\": {}{}}}", "[".repeat(300), "]".repeat(300));
