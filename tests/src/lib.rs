@@ -346,7 +346,7 @@ impl Proxy {
         let seen = std::sync::atomic::AtomicUsize::new(0);
         Proxy::start(upstream, move |_| {
             let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            if n % every == 0 { Verdict::Throttle } else { Verdict::Pass }
+            if n.is_multiple_of(every) { Verdict::Throttle } else { Verdict::Pass }
         })
     }
 

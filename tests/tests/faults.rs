@@ -80,6 +80,14 @@ fn start_until(cmd: &mut Command, needle: &str) -> (Child, std::sync::mpsc::Rece
     (child, rx, seen)
 }
 
+/// Sends SIGINT to `child`, as Ctrl-C would; returns its exit code and the rest of its stderr.
+fn interrupt(child: Child, lines: &std::sync::mpsc::Receiver<String>) -> (Option<i32>, String) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    (out.status.code(), lines.iter().collect::<Vec<_>>().join("\n"))
+}
+
 /// A template moto cannot finish creating: its stack stays CREATE_IN_PROGRESS.
 const STUCK: &str = "Resources:\n  Param:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Type: String\n      Value: x\n";
 
@@ -114,11 +122,8 @@ fn an_interrupt_during_a_deploy_says_what_goes_on_in_cloudformation() {
     let mut cmd = jiti_at(repo.path(), &moto.endpoint, &["deploy", "-p", "billing", "--method", "direct"]);
     // The stack's own event: cargo-jiti is waiting for the operation.
     let (child, lines, _) = start_until(&mut cmd, "AWS::CloudFormation::Stack");
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("wait");
-    let stderr: String = lines.iter().collect::<Vec<_>>().join("\n");
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let (code, stderr) = interrupt(child, &lines);
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: nothing more is started"), "{stderr}");
     assert!(
         stderr.contains(": CREATE_IN_PROGRESS: the operation goes on in CloudFormation; follow it with `aws cloudformation describe-stack-events --stack-name billing-feature-interrupt-"),
@@ -153,11 +158,8 @@ fn an_interrupted_gc_says_what_it_deleted_and_the_next_run_finishes() {
     let (child, lines, seen) = start_until(&mut cmd, "deleting stack billing-gone-");
     let first = seen.rsplit("deleting stack ").next().unwrap_or_default().trim().to_owned();
     let second = lines.iter().find(|l| l.contains("deleting stack billing-gone-")).expect("a second deletion");
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("wait");
-    let stderr: String = lines.iter().collect::<Vec<_>>().join("\n");
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let (code, stderr) = interrupt(child, &lines);
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: nothing more is started"), "{stderr}");
     assert!(stderr.contains(&format!("  {first}: DELETE_COMPLETE")), "the first deletion is reported: {stderr}");
     assert!(stderr.contains("run the same command again to finish"), "{stderr}");
