@@ -307,9 +307,11 @@ pub async fn stacks_named<'a, A: StackApi>(apis: &BTreeMap<Target, A>, wanted: i
     Ok(found)
 }
 
-/// The stacks of `apps` in their environment, as [`stacks_named`] finds them.
-pub async fn app_stacks<'a, A: StackApi>(apis: &BTreeMap<Target, A>, apps: impl IntoIterator<Item = &'a ResolvedApp>) -> Result<Stacks, DeployError> {
-    stacks_named(apis, apps.into_iter().map(|a| (target(a), a.stack_name.as_str()))).await
+/// The stacks `apps` need, as [`stacks_named`] finds them: their own, and their dependencies'
+/// (whose outputs their templates read).
+pub async fn app_stacks<'a, A: StackApi>(project: &'a Project, apis: &BTreeMap<Target, A>, apps: impl IntoIterator<Item = &'a ResolvedApp>) -> Result<Stacks, DeployError> {
+    let needed = apps.into_iter().flat_map(|app| std::iter::once(app).chain(app.depends_on.iter().filter_map(|d| project.app(d))));
+    stacks_named(apis, needed.map(|a| (target(a), a.stack_name.as_str()))).await
 }
 
 /// Deploys the selected apps of `project` (and their dependencies). `apis` holds a client per
@@ -319,8 +321,7 @@ pub async fn deploy<A: StackApi + ReleaseStore>(project: &Project, apis: &BTreeM
         true => waves(project, &project.selected)?,
         false => vec![project.selected.clone()],
     };
-    // Every app's stack: dependencies' outputs are read from theirs.
-    let existing = app_stacks(apis, &project.apps).await?;
+    let existing = app_stacks(project, apis, waves.iter().flatten().map(|&i| &project.apps[i])).await?;
     let mut outputs = DepOutputs::new();
     for app in &project.apps {
         if let Some(stack) = existing.get(&target(app)).and_then(|s| s.get(&app.stack_name)) {
@@ -724,12 +725,14 @@ pub(crate) mod tests {
         tags: BTreeMap<String, String>,
         events: Vec<StackEvent>,
         calls: Mutex<Vec<&'static str>>,
+        /// The account's stacks by name, page by page, for the listing tests.
+        pages: Vec<Vec<&'static str>>,
     }
 
     impl Fake {
         fn new(statuses: &[Option<&'static str>], events: Vec<StackEvent>) -> Fake {
             let tags = BTreeMap::from([(tagging::KEY_APP.to_owned(), "queue".to_owned())]);
-            Fake { statuses: Mutex::new(statuses.iter().copied().collect()), tags, events, calls: Mutex::default() }
+            Fake { statuses: Mutex::new(statuses.iter().copied().collect()), tags, events, calls: Mutex::default(), pages: Vec::new() }
         }
         fn call(&self, name: &'static str) {
             self.calls.lock().unwrap().push(name);
@@ -743,12 +746,17 @@ pub(crate) mod tests {
     }
 
     impl StackApi for Fake {
-        async fn stacks_page(&self, _: Option<String>) -> Result<(Vec<Stack>, Option<String>), CloudError> {
+        async fn stacks_page(&self, token: Option<String>) -> Result<(Vec<Stack>, Option<String>), CloudError> {
             self.call("ListStacks");
-            Ok((Vec::new(), None))
+            let i: usize = token.map_or(0, |t| t.parse().unwrap());
+            let page = self.pages.get(i).map(|p| p.iter().map(|n| Stack { name: (*n).into(), ..Stack::default() }).collect()).unwrap_or_default();
+            Ok((page, (i + 1 < self.pages.len()).then(|| (i + 1).to_string())))
         }
-        async fn describe_stack(&self, _: &str) -> Result<Option<Stack>, CloudError> {
+        async fn describe_stack(&self, name: &str) -> Result<Option<Stack>, CloudError> {
             self.call("DescribeStacks");
+            if !self.pages.is_empty() {
+                return Ok(self.pages.iter().flatten().find(|n| **n == name).map(|n| Stack { name: (*n).into(), ..Stack::default() }));
+            }
             let mut q = self.statuses.lock().unwrap();
             let status = if q.len() > 1 { q.pop_front().flatten() } else { q.front().copied().flatten() };
             Ok(status.map(|s| self.stack(s)))
@@ -978,5 +986,28 @@ pub(crate) mod tests {
         // Protected environments never expire.
         project.apps[0].environment.protected = true;
         assert!(!stack_tags(&project, &project.apps[0], "abc", Some(Duration::from_secs(60)), now).iter().any(|(k, _)| k == KEY_EXPIRES_AT));
+    }
+
+    #[test]
+    fn stacks_are_found_in_the_first_page_then_by_name_then_by_listing() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let t = Target { region: "us-east-1".into(), profile: None };
+        let account: Vec<Vec<&'static str>> = vec![vec!["a", "b"], vec!["c", "d"], vec!["e", "f"]];
+        let find = |names: &[&str]| {
+            let fake = Fake { pages: account.clone(), ..Fake::default() };
+            let apis = BTreeMap::from([(t.clone(), fake)]);
+            let found = runtime.block_on(stacks_named(&apis, names.iter().map(|n| (t.clone(), *n)))).unwrap();
+            let mut got: Vec<String> = found[&t].keys().cloned().collect();
+            got.sort();
+            (got, apis[&t].calls())
+        };
+        // All in the first page: one call, however large the account.
+        assert_eq!(find(&["a", "b"]), (vec!["a".into(), "b".into()], vec!["ListStacks"]));
+        // Missing ones are asked for by name; an absent stack is simply not found.
+        assert_eq!(find(&["a", "e", "zz"]), (vec!["a".into(), "e".into()], vec!["ListStacks", "DescribeStacks", "DescribeStacks"]));
+        // More than BY_NAME missing: the rest of the listing is cheaper.
+        let many: Vec<String> = (0..=BY_NAME).map(|i| format!("x{i}")).chain(["f".into()]).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(find(&many), (vec!["f".into()], vec!["ListStacks"; 3]));
     }
 }

@@ -98,7 +98,7 @@ pub async fn diff<A: crate::cloud::StackApi>(
     ttl: Option<std::time::Duration>,
 ) -> Result<Vec<AppDiff>, DiffError> {
     use crate::deploy::{app_stacks, stack_tags, target};
-    let stacks = app_stacks(apis, &project.apps).await?;
+    let stacks = app_stacks(project, apis, project.selected_apps()).await?;
     let stack_of = |app: &crate::resolve::ResolvedApp| stacks.get(&target(app)).and_then(|s| s.get(&app.stack_name));
     let outputs: crate::render::DepOutputs = project.apps.iter().filter_map(|a| Some((a.name.clone(), stack_of(a)?.outputs.clone()))).collect();
     let mut out = Vec::new();

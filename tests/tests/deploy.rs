@@ -307,6 +307,10 @@ fn in_a_crowded_account_a_deploy_asks_for_its_stacks_by_name() {
     let noop = moto.jiti(repo.path(), &["deploy", "--json"]).expect(0).json();
     assert_eq!(results(&noop), [("billing".to_owned(), "up-to-date".to_owned()), ("orders-api".into(), "up-to-date".into())]);
     assert_eq!(noop["api_calls"]["total"], 3, "{:#}", noop["api_calls"]);
+    // One app without dependencies: one page and its own stack.
+    let one = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--json"]).expect(0).json();
+    assert_eq!(results(&one), [("billing".to_owned(), "up-to-date".to_owned())]);
+    assert_eq!(one["api_calls"]["total"], 2, "{:#}", one["api_calls"]);
     // diff finds the stacks the same way, and with them billing's outputs that orders-api renders with.
     let diff = moto.jiti(repo.path(), &["diff", "--json"]).expect(0).json();
     assert_eq!(diff["differs"], false, "{diff:#}");

@@ -44,7 +44,7 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
             return Ok(results.into_iter().map(|r| (r.app, r.environment, r.outputs)).collect());
         }
-        let stacks = deploy::app_stacks(&apis, plan.iter().map(|&i| &project.apps[i])).await?;
+        let stacks = deploy::app_stacks(&project, &apis, plan.iter().map(|&i| &project.apps[i])).await?;
         let mut out = Vec::new();
         for &i in &plan {
             let app = &project.apps[i];
