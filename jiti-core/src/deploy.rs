@@ -273,9 +273,9 @@ pub async fn listing<A: StackApi>(apis: &BTreeMap<Target, A>) -> Result<Stacks, 
 pub const BY_NAME: usize = 20;
 
 /// The stacks among `wanted` (target, stack name) that exist. The first DescribeStacks page answers
-/// for a small account (a page holds 50 stacks on moto); in a larger one, up to [`BY_NAME`] names still missing are
-/// asked for by name, 8 at a time, instead of paging through thousands of other stacks (41 calls
-/// at 2,000 stacks), and more than that page through the account.
+/// for a small account (a page holds 50 stacks on moto). In a larger one, up to [`BY_NAME`] names
+/// still missing are asked for by name, 8 at a time, instead of paging through thousands of other
+/// stacks (41 calls at 2,000 stacks); more missing names than that page through the account.
 pub async fn stacks_named<'a, A: StackApi>(apis: &BTreeMap<Target, A>, wanted: impl IntoIterator<Item = (Target, &'a str)>) -> Result<Stacks, DeployError> {
     let mut names: HashMap<Target, HashSet<&str>> = HashMap::new();
     for (target, name) in wanted {

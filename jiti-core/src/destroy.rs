@@ -1,12 +1,12 @@
 //! Removing an environment: its stacks, dependents before what they depend on, never a protected
 //! environment unless asked twice, never a stack cargo-jiti did not make.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
-use crate::cloud::{Stack, StackApi, Target};
+use crate::cloud::{StackApi, Target};
 use crate::deploy::{self, DeployError, DeployOptions, Observer, target};
-use crate::resolve::Project;
+use crate::resolve::{Project, ResolvedApp};
 use crate::tagging;
 
 /// One stack `destroy` would delete, or why it will not.
@@ -22,8 +22,19 @@ pub struct Item {
     pub refused: Option<String>,
 }
 
+/// The stack of `app` in environment `env` (the branch's when `None`).
+fn stack_name(app: &ResolvedApp, env: Option<&str>) -> String {
+    env.map_or_else(|| app.stack_name.clone(), |e| app.stack_name_in(e))
+}
+
+/// The selected apps' stacks in environment `env` (the branch's when `None`), those that exist.
+pub async fn stacks<A: StackApi>(project: &Project, env: Option<&str>, apis: &BTreeMap<Target, A>) -> Result<deploy::Stacks, DeployError> {
+    let names: Vec<(Target, String)> = project.selected_apps().map(|a| (target(a), stack_name(a, env))).collect();
+    deploy::stacks_named(apis, names.iter().map(|(t, n)| (t.clone(), n.as_str()))).await
+}
+
 /// The stacks of environment `env` (the branch's when `None`) of the selected apps, dependents first.
-pub fn plan(project: &Project, env: Option<&str>, stacks: &HashMap<Target, HashMap<String, Stack>>, allow_protected: bool) -> Result<Vec<Item>, DeployError> {
+pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow_protected: bool) -> Result<Vec<Item>, DeployError> {
     let selected: HashSet<usize> = project.selected.iter().copied().collect();
     let order: Vec<usize> = deploy::waves(project, &project.selected)?.into_iter().rev().flatten().filter(|i| selected.contains(i)).collect();
     Ok(order
@@ -31,7 +42,7 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &HashMap<Target, HashM
         .map(|i| {
             let app = &project.apps[i];
             let environment = env.map_or_else(|| app.environment.name.clone(), str::to_owned);
-            let stack_name = if env.is_some() { app.stack_name_in(&environment) } else { app.stack_name.clone() };
+            let stack_name = stack_name(app, env);
             let protected = app.protected_envs.contains(&environment);
             let stack = stacks.get(&target(app)).and_then(|s| s.get(&stack_name));
             let refused = match stack {

@@ -141,7 +141,7 @@ pub enum GcError {
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
     pub resources: BTreeMap<Target, Vec<TaggedResource>>,
-    pub stacks: HashMap<Target, HashMap<String, Stack>>,
+    pub stacks: deploy::Stacks,
 }
 
 /// Lists what a pass judges: for each target, its apps' tagged resources (one paginated query per

@@ -19,9 +19,7 @@ pub fn exec(args: DestroyArgs) -> anyhow::Result<ExitCode> {
     let options = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
     let (plan, deleted) = super::block_on(&progress, async {
         let apis = super::connect(project.selected_apps(), &args.cloud.connect, &counter).await;
-        let env = args.env.as_deref();
-        let names: Vec<(jiti_core::cloud::Target, String)> = project.selected_apps().map(|a| (jiti_core::deploy::target(a), env.map_or_else(|| a.stack_name.clone(), |e| a.stack_name_in(e)))).collect();
-        let stacks = jiti_core::deploy::stacks_named(&apis, names.iter().map(|(t, n)| (t.clone(), n.as_str()))).await?;
+        let stacks = destroy::stacks(&project, args.env.as_deref(), &apis).await?;
         let plan = destroy::plan(&project, args.env.as_deref(), &stacks, args.allow_protected)?;
         let deleted = if args.yes { destroy::execute(&project, &plan, &apis, &options, &progress).await } else { Vec::new() };
         Ok::<_, anyhow::Error>((plan, deleted))
