@@ -20,8 +20,9 @@ pub const MAX_OUTPUTS: usize = 200;
 pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
 /// Largest template CloudFormation accepts inline in the API call; larger ones go through S3.
 pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
-/// What a document may expand to through aliases before it is refused (an "alias bomb"): nodes,
-/// and bytes of scalar text (one long string aliased a million times is a bomb of few nodes). Both
+/// What a document may expand to before it is refused: nodes, and bytes of scalar text and of the
+/// paths kept for error lines. An alias bomb multiplies nodes, or text (one long string aliased a
+/// million times is a bomb of few nodes); a long key above many nodes multiplies paths. Both limits
 /// are far above what CloudFormation accepts (1 MB) and far below what would strain memory.
 const MAX_NODES: usize = 1_000_000;
 const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
@@ -292,8 +293,17 @@ impl Builder {
             if map.contains_key(&key) {
                 return Err(TemplateError::at(Some(line), None, format!("duplicate key `{key}`")));
             }
-            self.lines.insert(format!("{parent}/{}", escape_pointer(&key)), line);
-            *slot = Some(key);
+            *slot = Some(key.clone());
+        }
+        self.remember_line(format!("{parent}/{}", escape_pointer(&key)), line)
+    }
+
+    /// Where a node stood, for errors. Each entry holds its whole path, so paths are charged too:
+    /// a long key above many nodes would otherwise be copied into every one of their paths.
+    fn remember_line(&mut self, pointer: String, line: usize) -> Result<(), TemplateError> {
+        if !self.lines.contains_key(&pointer) {
+            self.charge(Weight { nodes: 0, bytes: pointer.len() }, line)?;
+            self.lines.insert(pointer, line);
         }
         Ok(())
     }
@@ -307,7 +317,7 @@ impl Builder {
         let weight = Weight { nodes: 1, bytes: 0 };
         self.charge(weight, line)?;
         let pointer = self.child_pointer();
-        self.lines.entry(pointer.clone()).or_insert(line);
+        self.remember_line(pointer.clone(), line)?;
         self.path.push(pointer);
         self.weights.push(weight);
         Ok(())
@@ -316,12 +326,12 @@ impl Builder {
     /// Counts what is about to be materialized against the limits.
     fn charge(&mut self, weight: Weight, line: usize) -> Result<(), TemplateError> {
         self.total.add(weight);
-        let refuse = |what: String| Err(TemplateError::at(Some(line), None, format!("the template expands to more than {what} (YAML aliases?); refused")));
+        let refuse = |what: String| Err(TemplateError::at(Some(line), None, format!("the template expands to more than {what} (YAML aliases, long keys?); refused")));
         if self.total.nodes > MAX_NODES {
             return refuse(format!("{MAX_NODES} nodes"));
         }
         if self.total.bytes > MAX_TEXT_BYTES {
-            return refuse(format!("{} MiB of text", MAX_TEXT_BYTES >> 20));
+            return refuse(format!("{} MiB of text and paths", MAX_TEXT_BYTES >> 20));
         }
         Ok(())
     }
@@ -343,8 +353,7 @@ impl Builder {
         if anchor > 0 {
             self.anchors.insert(anchor, (value.clone(), weight));
         }
-        let pointer = self.child_pointer();
-        self.lines.entry(pointer).or_insert(line);
+        self.remember_line(self.child_pointer(), line)?;
         match self.stack.last_mut() {
             Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map { map, key, .. }) => {
@@ -585,8 +594,12 @@ mod tests {
             strings.push_str(&format!("{}: &{} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n", (b'a' + i) as char, (b'a' + i) as char, p = (b'a' + i - 1) as char));
         }
         let e = Template::parse(&strings).unwrap_err();
-        assert!(e.message.contains("more than 32 MiB of text"), "{e}");
+        assert!(e.message.contains("more than 32 MiB of text and paths"), "{e}");
         assert_eq!(e.line, Some(5), "the line whose alias crossed the limit");
+        // No alias at all: a 100 KiB explicit key above 1,000 items is 100 MiB of paths.
+        let long_key = format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nMetadata:\n  ? {}\n  :\n{}", "k".repeat(100 * 1024), "    - 1\n".repeat(1000));
+        let e = Template::parse(&long_key).unwrap_err();
+        assert!(e.message.contains("more than 32 MiB of text and paths"), "{e}");
         let deep = format!("Resources: {}{}", "[".repeat(300), "]".repeat(300));
         assert!(Template::parse(&deep).unwrap_err().message.contains("recursion limit"));
         let deep_json = format!("{{\"Resources\": {}{}}}", "[".repeat(300), "]".repeat(300));

@@ -164,25 +164,29 @@ fn templates_that_try_to_escape_or_swamp_are_refused() {
     let out = repo.jiti(&["render", "-p", "billing"]).expect(2);
     assert!(out.stderr.contains("huge.yaml` is 52428800 bytes; infra files are limited to 4194304 bytes"), "{}", out.stderr);
 
-    // A YAML bomb of few nodes and much text (a 4 KiB string aliased 10^7 times: 40 GB expanded)
-    // is refused at its line, within 2 GB of address space.
-    let repo = shop();
-    let mut bomb = format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nMetadata:\n  a: &a \"{}\"\n", "x".repeat(4096));
+    // Bombs that would take far more memory than their size, refused at their line within 2 GB of
+    // address space: a 4 KiB string aliased 10^7 times (40 GB expanded), and, without any alias, a
+    // 1 MiB key above 300,000 items (each item's path for error lines would hold the key: 300 GB).
+    let mut aliases = format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nMetadata:\n  a: &a \"{}\"\n", "x".repeat(4096));
     for level in 1..8u8 {
         let (name, previous) = ((b'a' + level) as char, (b'a' + level - 1) as char);
-        bomb.push_str(&format!("  {name}: &{name} [{}]\n", vec![format!("*{previous}"); 10].join(", ")));
+        aliases.push_str(&format!("  {name}: &{name} [{}]\n", vec![format!("*{previous}"); 10].join(", ")));
     }
-    repo.write("billing/infra/stack.yaml", &bomb);
-    let out = std::process::Command::new("prlimit")
-        .args(["--as=2000000000", "--"])
-        .arg(jiti_tests::cargo_jiti())
-        .args(["jiti", "render", "-p", "billing"])
-        .current_dir(repo.path())
-        .env("NO_COLOR", "1")
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .expect("prlimit (util-linux)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("line 9: the template expands to more than 32 MiB of text (YAML aliases?); refused"), "{stderr}");
+    let long_key = format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nMetadata:\n  ? {}\n  :\n{}", "k".repeat(1 << 20), "    - 1\n".repeat(300_000));
+    for (bomb, line) in [(aliases, 9), (long_key, 36)] {
+        let repo = shop();
+        repo.write("billing/infra/stack.yaml", &bomb);
+        let out = std::process::Command::new("prlimit")
+            .args(["--as=2000000000", "--"])
+            .arg(jiti_tests::cargo_jiti())
+            .args(["jiti", "render", "-p", "billing"])
+            .current_dir(repo.path())
+            .env("NO_COLOR", "1")
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .expect("prlimit (util-linux)");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("line {line}: the template expands to more than 32 MiB of text and paths (YAML aliases, long keys?); refused")), "{stderr}");
+    }
 }
