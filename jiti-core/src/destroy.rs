@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::cloud::{StackApi, Target};
 use crate::deploy::{self, DeployError, DeployOptions, Observer, target};
-use crate::resolve::{Project, ResolvedApp};
+use crate::resolve::Project;
 use crate::tagging;
 
 /// One stack `destroy` would delete, or why it will not.
@@ -22,14 +22,9 @@ pub struct Item {
     pub refused: Option<String>,
 }
 
-/// The stack of `app` in environment `env` (the branch's when `None`).
-fn stack_name(app: &ResolvedApp, env: Option<&str>) -> String {
-    env.map_or_else(|| app.stack_name.clone(), |e| app.stack_name_in(e))
-}
-
 /// The selected apps' stacks in environment `env` (the branch's when `None`), those that exist.
 pub async fn stacks<A: StackApi>(project: &Project, env: Option<&str>, apis: &BTreeMap<Target, A>) -> Result<deploy::Stacks, DeployError> {
-    let names: Vec<(Target, String)> = project.selected_apps().map(|a| (target(a), stack_name(a, env))).collect();
+    let names: Vec<(Target, String)> = project.selected_apps().map(|a| (target(a), a.stack_name_for(env))).collect();
     deploy::stacks_named(apis, names.iter().map(|(t, n)| (t.clone(), n.as_str()))).await
 }
 
@@ -42,7 +37,7 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
         .map(|i| {
             let app = &project.apps[i];
             let environment = env.map_or_else(|| app.environment.name.clone(), str::to_owned);
-            let stack_name = stack_name(app, env);
+            let stack_name = app.stack_name_for(env);
             let protected = app.protected_envs.contains(&environment);
             let stack = stacks.get(&target(app)).and_then(|s| s.get(&stack_name));
             let refused = match stack {

@@ -93,6 +93,11 @@ impl ResolvedApp {
     pub fn stack_name_in(&self, env: &str) -> String {
         environment::stack_name(&self.stack_prefix, &self.name, env)
     }
+
+    /// This app's stack in `env`, or in the branch's environment when `None` (an `--env` flag).
+    pub fn stack_name_for(&self, env: Option<&str>) -> String {
+        env.map_or_else(|| self.stack_name.clone(), |e| self.stack_name_in(e))
+    }
 }
 
 impl Project {

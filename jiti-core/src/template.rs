@@ -288,14 +288,14 @@ impl Builder {
         if let Some(w) = self.weights.last_mut() {
             w.add(weight);
         }
-        let parent = self.path.last().cloned().unwrap_or_default();
         if let Some(Frame::Map { map, key: slot, .. }) = self.stack.last_mut() {
             if map.contains_key(&key) {
                 return Err(TemplateError::at(Some(line), None, format!("duplicate key `{key}`")));
             }
-            *slot = Some(key.clone());
+            *slot = Some(key);
         }
-        self.remember_line(format!("{parent}/{}", escape_pointer(&key)), line)
+        // The key is in its slot: the child pointer is the pointer of the node it names.
+        self.remember_line(self.child_pointer(), line)
     }
 
     /// Where a node stood, for errors. Each entry holds its whole path, so paths are charged too:

@@ -152,7 +152,19 @@ impl Repo {
 /// `cargo-jiti jiti` in `dir`, with CI branch variables and AWS settings cleared so the host's
 /// environment cannot leak into a test.
 pub fn jiti_command(dir: &Path) -> Command {
-    let mut cmd = Command::new(cargo_jiti());
+    jiti_command_through(&[], dir)
+}
+
+/// [`jiti_command`] started through `wrapper`, e.g. `["prlimit", "--as=2000000000", "--"]`.
+pub fn jiti_command_through(wrapper: &[&str], dir: &Path) -> Command {
+    let mut cmd = match wrapper {
+        [program, args @ ..] => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(cargo_jiti());
+            cmd
+        }
+        [] => Command::new(cargo_jiti()),
+    };
     cmd.arg("jiti").current_dir(dir);
     for var in jiti_core::git::CI_BRANCH_VARS.iter().chain(&["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"]) {
         cmd.env_remove(var);

@@ -176,13 +176,8 @@ fn templates_that_try_to_escape_or_swamp_are_refused() {
     for (bomb, line) in [(aliases, 9), (long_key, 36)] {
         let repo = shop();
         repo.write("billing/infra/stack.yaml", &bomb);
-        let out = std::process::Command::new("prlimit")
-            .args(["--as=2000000000", "--"])
-            .arg(jiti_tests::cargo_jiti())
-            .args(["jiti", "render", "-p", "billing"])
-            .current_dir(repo.path())
-            .env("NO_COLOR", "1")
-            .env_remove("CARGO_TARGET_DIR")
+        let out = jiti_tests::jiti_command_through(&["prlimit", "--as=2000000000", "--"], repo.path())
+            .args(["render", "-p", "billing"])
             .output()
             .expect("prlimit (util-linux)");
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -17,7 +17,7 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
         let names: Vec<_> = apps.iter().map(|a| a.name.as_str()).collect();
         bail!("outputs shows one app's, and {} apps are selected ({}): pick one with -p", names.len(), names.join(", "));
     };
-    let stack_name = args.env.as_deref().map_or_else(|| app.stack_name.clone(), |e| app.stack_name_in(e));
+    let stack_name = app.stack_name_for(args.env.as_deref());
     let counter = CallCounter::default();
     let stack = super::runtime()?.block_on(async {
         let apis = super::connect([app], &args.cloud.connect, &counter).await;
