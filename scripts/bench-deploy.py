@@ -18,22 +18,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-from benchlib import ROOT, VENV, moto, require, shop
-
-
-def run(cmd, cwd, env, check=True):
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and out.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return out
-
-
-def timed(cmd, cwd, env):
-    start = time.perf_counter()
-    out = run(cmd, cwd, env)
-    return time.perf_counter() - start, out
+from benchlib import ROOT, VENV, moto, require, run, shop, timed
 
 
 def median_ms(times):

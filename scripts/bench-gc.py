@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, VENV, git, moto, require, shop
+from benchlib import ROOT, VENV, api_calls, git, moto, require, shop, timed
 
 SEED = """
 import boto3, json, sys
@@ -59,20 +59,6 @@ for i in range(orphans):
 """
 
 
-def run(cmd, cwd, env):
-    start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return time.perf_counter() - start, out
-
-
-def calls(report):
-    c = report["api_calls"]
-    ops = ", ".join(f"{op} {v['calls']}" + (f" ({v['attempts']} attempts)" if v["attempts"] != v["calls"] else "") for op, v in c["by_operation"].items())
-    return f"{c['total']} API calls: {ops}"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="dry runs to take the median of")
@@ -100,16 +86,16 @@ def main():
             if round_ == 0:
                 times = []
                 for _ in range(args.runs):
-                    t, out = run(jiti, repo, env)
+                    t, out = timed(jiti, repo, env)
                     times.append(t)
                 dry = json.loads(out.stdout)
                 planned = (len(dry["plan"]["collect"]), len(dry["plan"]["resources"]))
-                print(f"dry run       {statistics.median(times) * 1000:>8.0f} ms (median of {args.runs})  plans {planned[0]} stacks, {planned[1]} resources; {calls(dry)}")
-            t, out = run(jiti + ["--yes", "--jobs", str(jobs)], repo, env)
+                print(f"dry run       {statistics.median(times) * 1000:>8.0f} ms (median of {args.runs})  plans {planned[0]} stacks, {planned[1]} resources; {api_calls(dry)}")
+            t, out = timed(jiti + ["--yes", "--jobs", str(jobs)], repo, env)
             real = json.loads(out.stdout)
             failed = sum(1 for d in real["deleted"] if not d["deleted"]) + sum(1 for r in real["removed"] if r["outcome"] is None)
-            print(f"--yes --jobs {jobs:<3}{t * 1000:>7.0f} ms  deleted {len(real['deleted'])} stacks, {len(real['removed'])} resources, {failed} failed; {calls(real)}  (seeding took {seeded:.0f} s)")
-            _, out = run(jiti, repo, env)
+            print(f"--yes --jobs {jobs:<3}{t * 1000:>7.0f} ms  deleted {len(real['deleted'])} stacks, {len(real['removed'])} resources, {failed} failed; {api_calls(real)}  (seeding took {seeded:.0f} s)")
+            _, out = timed(jiti, repo, env)
             again = json.loads(out.stdout)
             if again["plan"]["collect"] or again["plan"]["resources"]:
                 sys.exit(f"a second pass still plans {len(again['plan']['collect'])} stacks and {len(again['plan']['resources'])} resources")

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import ROOT, VENV, git, make_workspace, moto, require
+from benchlib import ROOT, VENV, api_calls, git, make_workspace, moto, require, run, timed
 
 SEED = """
 import boto3, json, sys
@@ -70,27 +70,10 @@ print(json.dumps({'gone': gone, 'expired': expired}))
 """
 
 
-def run(cmd, cwd, env):
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    return out
-
-
-def timed(cmd, cwd, env, runs):
+def median(cmd, cwd, env, runs):
     """(median seconds, last run's output)."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = run(cmd, cwd, env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
-
-
-def calls(report):
-    c = report["api_calls"]
-    ops = ", ".join(f"{op} {v['calls']}" for op, v in c["by_operation"].items())
-    return f"{c['total']} API calls ({ops})" if ops else "0 API calls"
+    results = [timed(cmd, cwd, env) for _ in range(runs)]
+    return statistics.median(t for t, _ in results), results[-1][1]
 
 
 def main():
@@ -128,27 +111,27 @@ def main():
         failed = [a["app"] for a in created["apps"] if a["result"] != "created"]
         if failed:
             sys.exit(f"the first deploy did not create {failed}")
-        print(f"seeded: then the workspace's environment deployed (create, {len(created['apps'])} stacks) in {time.perf_counter() - start:.1f} s; {calls(created)}\n")
+        print(f"seeded: then the workspace's environment deployed (create, {len(created['apps'])} stacks) in {time.perf_counter() - start:.1f} s; {api_calls(created)}\n")
 
         rows = []
-        t, _ = timed(jiti + ["render"], root, env, args.runs)
-        rows.append(("render (50 apps)", t, "no API call"))
-        t, _ = timed(jiti + ["check"], root, env, args.runs)
-        rows.append(("check (50 apps)", t, "no API call"))
-        t, out = timed(jiti + ["deploy", "--json"], root, env, args.runs)
+        t, _ = median(jiti + ["render"], root, env, args.runs)
+        rows.append((f"render ({args.apps} apps)", t, "no API call"))
+        t, _ = median(jiti + ["check"], root, env, args.runs)
+        rows.append((f"check ({args.apps} apps)", t, "no API call"))
+        t, out = median(jiti + ["deploy", "--json"], root, env, args.runs)
         noop = json.loads(out.stdout)
         results = {a["result"] for a in noop["apps"]}
-        rows.append((f"deploy, no-op (50 apps: {', '.join(sorted(results))})", t, calls(noop)))
-        for app, what in ((f"app{args.apps - 1:03}", "1 app and its 4 dependencies"), ("app000", "1 app without dependencies")):
-            t, out = timed(jiti + ["deploy", "-p", app, "--json"], root, env, args.runs)
-            rows.append((f"deploy -p {app}, no-op ({what})", t, calls(json.loads(out.stdout))))
-        t, out = timed(jiti + ["envs", "--json"], root, env, args.runs)
+        rows.append((f"deploy, no-op ({args.apps} apps: {', '.join(sorted(results))})", t, api_calls(noop)))
+        for app, what in ((f"app{args.apps - 1:03}", f"1 app and its {(args.apps - 1) % 5} dependencies"), ("app000", "1 app without dependencies")):
+            t, out = median(jiti + ["deploy", "-p", app, "--json"], root, env, args.runs)
+            rows.append((f"deploy -p {app}, no-op ({what})", t, api_calls(json.loads(out.stdout))))
+        t, out = median(jiti + ["envs", "--json"], root, env, args.runs)
         envs = json.loads(out.stdout)
-        rows.append((f"envs ({len(envs['environments'])} environments)", t, calls(envs)))
-        t, out = timed(jiti + ["gc", "--json", "--max-delete", str(args.stacks)], root, env, args.runs)
+        rows.append((f"envs ({len(envs['environments'])} environments)", t, api_calls(envs)))
+        t, out = median(jiti + ["gc", "--json", "--max-delete", str(args.stacks)], root, env, args.runs)
         gc = json.loads(out.stdout)
         plan = gc["plan"]
-        rows.append((f"gc dry run (plans {len(plan['collect'])} stacks, {len(plan['resources'])} resources)", t, calls(gc)))
+        rows.append((f"gc dry run (plans {len(plan['collect'])} stacks, {len(plan['resources'])} resources)", t, api_calls(gc)))
 
         width = max(len(r[0]) for r in rows)
         for label, seconds, what in rows:

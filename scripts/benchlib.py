@@ -52,6 +52,28 @@ def moto(shareable=True):
         process.wait()
 
 
+def run(cmd, cwd, env):
+    """Runs `cmd`, output captured; a failure ends the benchmark with what it printed."""
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
+    return out
+
+
+def timed(cmd, cwd, env):
+    """(whole-process seconds, output) of one run of `cmd`."""
+    start = time.perf_counter()
+    out = run(cmd, cwd, env)
+    return time.perf_counter() - start, out
+
+
+def api_calls(report):
+    """A `--json` report's API calls, in one line: total, then per operation (attempts where retried)."""
+    c = report["api_calls"]
+    ops = ", ".join(f"{op} {v['calls']}" + (f" ({v['attempts']} attempts)" if v["attempts"] != v["calls"] else "") for op, v in c["by_operation"].items())
+    return f"{c['total']} API calls: {ops}" if ops else "0 API calls"
+
+
 def git(cwd, *args, stdin=None):
     env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
     return subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", *args], cwd=cwd, env=env, check=True,
