@@ -71,7 +71,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "change-set")]
     pub method: DeployMethod,
     /// Time to live of the environment when it is deployed, e.g. 2d [default: environments.ephemeral.ttl]
-    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ttl_duration)]
     pub ttl: Option<std::time::Duration>,
     /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
@@ -157,10 +157,10 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
     pub timeout: std::time::Duration,
     /// Apps deployed at once
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
     /// Time to live of an ephemeral environment, e.g. 2d [default: environments.ephemeral.ttl]
-    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ttl_duration)]
     pub ttl: Option<std::time::Duration>,
     /// When [hooks] verify fails, leave the failed release in place (no automatic rollback)
     #[arg(long)]
@@ -196,7 +196,7 @@ pub struct GcArgs {
     #[arg(long, value_name = "N")]
     pub max_delete: Option<usize>,
     /// Stacks deleted at once (then resources, as many at once)
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
     /// Give up waiting for a deletion after this long
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
@@ -315,6 +315,20 @@ pub struct DestroyArgs {
     /// Give up waiting for a deletion after this long
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
     pub timeout: std::time::Duration,
+}
+
+/// A count of things done at once: 0 would do nothing, forever.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("`{s}` is not a number: {e}")),
+    }
+}
+
+/// A time to live, bounded as `jiti.toml`'s `ttl` is.
+fn ttl_duration(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<jiti_core::config::Ttl>().map(|t| t.0)
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use jiti_core::cloud::{Change, StackEvent};
-use jiti_core::deploy::Observer;
+use jiti_core::deploy::{Method, Observer};
 
 use crate::output::{DIM, ERROR, GOOD, NOTE, WARNING};
 
@@ -73,10 +73,14 @@ impl Observer for Progress {
         self.line(&format!("{style}{app:>12}{style:#} {message}"));
     }
 
-    fn change_set(&self, app: &str, stack: &str, changes: &[Change]) {
+    fn change_set(&self, app: &str, stack: &str, changes: &[Change], method: Method) {
         let count = |a: &str| changes.iter().filter(|c| c.action == a).count();
+        let what = match method {
+            Method::ChangeSet => "change set for",
+            Method::Direct => "changes (deployed vs new template) to",
+        };
         self.line(&format!(
-            "{NOTE}{app:>12}{NOTE:#} change set for {stack}: {} to add, {} to modify, {} to remove",
+            "{NOTE}{app:>12}{NOTE:#} {what} {stack}: {} to add, {} to modify, {} to remove",
             count("Add"),
             count("Modify"),
             count("Remove")

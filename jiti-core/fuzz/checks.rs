@@ -43,10 +43,12 @@ pub fn template(data: &[u8]) {
         // What deploy sends must still be a template.
         let json = serde_json::to_string_pretty(&tagged).expect("a JSON value serializes");
         let tagged = Template::parse(&json).unwrap_or_else(|e| panic!("tag injection broke the template: {e}\n{json}"));
-        let _ = policy::builtin(&tagged);
+        let _ = policy::builtin(&tagged, false);
+        let _ = policy::builtin(&tagged, true);
         let _ = check::missing_tags_in(&tagged);
     }
-    let _ = policy::builtin(&template);
+    let _ = policy::builtin(&template, false);
+    let _ = policy::builtin(&template, true);
     let _ = secrets::from_template(&template);
 }
 

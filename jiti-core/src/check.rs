@@ -55,6 +55,7 @@ pub fn check(project: &Project) -> Report {
         match render::render_app(project, app) {
             Ok(rendered) => {
                 report.findings.extend(template_findings(app, &rendered));
+                report.findings.extend(other_environments_parameters(app, &rendered));
                 report.rendered.push(rendered);
             }
             Err(e) => report.findings.push(render_error_finding(app, &e)),
@@ -98,7 +99,7 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
         f.resource = Some(resource.to_owned());
         f
     };
-    for (id, resource) in t.resources() {
+    for (id, resource) in t.all_resources() {
         let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
         let taggability = tagging::lookup(ty);
         match taggability {
@@ -123,7 +124,7 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
         ));
     }
     let count = |section: &str| t.section(section).count();
-    for (section, n, limit) in [("Resources", count("Resources"), template::MAX_RESOURCES), ("Parameters", count("Parameters"), template::MAX_PARAMETERS), ("Outputs", count("Outputs"), template::MAX_OUTPUTS)] {
+    for (section, n, limit) in [("Resources", t.all_resources().len(), template::MAX_RESOURCES), ("Parameters", count("Parameters"), template::MAX_PARAMETERS), ("Outputs", count("Outputs"), template::MAX_OUTPUTS)] {
         if n > limit {
             let mut f = finding(Severity::Error, "limit", app, format!("{n} {} exceed CloudFormation's limit of {limit}", section.to_lowercase()));
             f.file = file.clone();
@@ -131,6 +132,11 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
         }
     }
     out.extend(policy_findings(app, rendered));
+    for p in crate::parameters::judge(t, &app.parameters, &app.environment.name) {
+        let mut f = finding(Severity::Error, p.code, app, p.message);
+        f.file = Some(app.config_path.clone());
+        out.push(f);
+    }
     let bytes = t.to_json().len();
     if bytes > template::MAX_TEMPLATE_BYTES {
         let mut f = finding(Severity::Error, "limit", app, format!("the template is {bytes} bytes; CloudFormation accepts at most {}", template::MAX_TEMPLATE_BYTES));
@@ -144,9 +150,27 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
     out
 }
 
+/// `[parameters]` of the app's other environments, judged against this render's `Parameters`
+/// (which rarely differ between environments): a production value broken on a feature branch is
+/// found before the merge. Environment variables are judged only where the command runs.
+fn other_environments_parameters(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
+    let current = if app.environment.protected { app.environment.name.as_str() } else { "ephemeral" };
+    let mut out = Vec::new();
+    for (env, overrides) in app.parameter_config.environments.iter().filter(|(e, _)| e != current) {
+        let given = crate::resolve::stack_parameters(&app.parameter_config.base, overrides, &crate::resolve::ProcessEnv::default());
+        let label = if env == "ephemeral" { "branch environments".to_owned() } else { env.clone() };
+        for p in crate::parameters::judge(&rendered.template, &given, &label).into_iter().filter(|p| p.code != "parameter-env") {
+            let mut f = finding(Severity::Error, p.code, app, p.message);
+            f.file = Some(app.config_path.clone());
+            out.push(f);
+        }
+    }
+    out
+}
+
 /// A finding of a built-in rule the app turned off becomes information, with the app's reason.
 fn ruled(app: &ResolvedApp, rule: BuiltinRule, mut f: Finding) -> Finding {
-    if let Some((_, why)) = app.policy_off.iter().find(|(r, _)| *r == rule) {
+    if let Some((_, why)) = app.policy.off.iter().find(|(r, _)| *r == rule) {
         f.severity = Severity::Info;
         f.message = format!("{} (rule `{}` is off for this app: {why})", f.message, rule.name());
     }
@@ -156,9 +180,14 @@ fn ruled(app: &ResolvedApp, rule: BuiltinRule, mut f: Finding) -> Finding {
 /// The policy rules: built-in ones on the template and the config, then the team's Guard rules.
 fn policy_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
     let mut out = Vec::new();
-    for v in policy::builtin(&rendered.template) {
+    for v in policy::builtin(&rendered.template, app.policy.strict) {
         let Some(rule) = BuiltinRule::ALL.into_iter().find(|r| r.name() == v.rule) else { continue };
-        let mut f = finding(Severity::Error, rule.name(), app, v.message);
+        let level = app.policy.levels.iter().find(|(r, _)| *r == rule).map_or(v.level, |(_, l)| *l);
+        let severity = match level {
+            crate::config::Level::Error => Severity::Error,
+            crate::config::Level::Warning => Severity::Warning,
+        };
+        let mut f = finding(severity, rule.name(), app, v.message);
         f.file = Some(rendered.template_file.clone());
         f.resource = v.resource;
         out.push(ruled(app, rule, f));
@@ -287,7 +316,8 @@ fn cycles(project: &Project) -> Vec<Vec<usize>> {
 /// Checks a template that did not come from a project (tests, tooling): tags and limits only.
 pub fn missing_tags_in(template: &Template) -> Vec<(String, Vec<&'static str>)> {
     template
-        .resources()
+        .all_resources()
+        .into_iter()
         .filter_map(|(id, r)| match tagging::lookup(r.get("Type").and_then(Value::as_str).unwrap_or_default()) {
             Taggability::Taggable(rule) => Some((id.clone(), missing_jiti_tags(r, rule.path))),
             _ => None,

@@ -43,6 +43,31 @@ pub struct Target {
     pub profile: Option<String>,
 }
 
+/// The region AWS's own tools (the SDKs, the AWS CLI) use for `profile` (`None`: `AWS_PROFILE`,
+/// else `default`), and which link of their chain gave it: `AWS_REGION`/`AWS_DEFAULT_REGION`, then
+/// the profile's `region` in the config files (`AWS_CONFIG_FILE`, `~/.aws/config`), then, when
+/// `instance_metadata` is set, EC2 instance metadata. The links are the SDK's own providers, taken
+/// one by one (rather than its `DefaultRegionChain`) only to say which one answered.
+pub async fn chain_region(profile: Option<&str>, instance_metadata: bool) -> Option<crate::resolve::ChainRegion> {
+    use aws_config::meta::region::ProvideRegion;
+    let found = |region: aws_config::Region, from: String| crate::resolve::ChainRegion { region: region.to_string(), from };
+    if let Some(region) = aws_config::environment::region::EnvironmentVariableRegionProvider::new().region().await {
+        return Some(found(region, "AWS_REGION or AWS_DEFAULT_REGION".to_owned()));
+    }
+    let mut file = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(profile) = profile {
+        file = file.profile_name(profile);
+    }
+    if let Some(region) = file.build().region().await {
+        let name = profile.map_or_else(|| "the default profile (AWS_PROFILE or `default`)".to_owned(), |p| format!("profile `{p}`"));
+        return Some(found(region, format!("{name} of the AWS config file")));
+    }
+    if instance_metadata && let Some(region) = aws_config::imds::region::ImdsRegionProvider::builder().build().region().await {
+        return Some(found(region, "EC2 instance metadata".to_owned()));
+    }
+    None
+}
+
 /// How to reach AWS, beyond what the AWS config chain says.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -190,6 +215,8 @@ pub struct ChangeSetRequest {
     pub kind: ChangeSetKind,
     pub template: TemplateSource,
     pub tags: Vec<(String, String)>,
+    /// CloudFormation stack parameters (`[parameters]`), by name.
+    pub parameters: Vec<(String, String)>,
     pub description: String,
 }
 
@@ -409,11 +436,14 @@ impl Aws {
         let code = e.code().map(str::to_owned);
         let chain = cause_chain(&e);
         let kind = if kind == ErrorKind::Connect && chain.contains("loading credentials") { ErrorKind::Credentials } else { kind };
-        let message = match (kind, e.message()) {
-            (ErrorKind::Service, Some(m)) => m.to_owned(),
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let message = match (kind, e.message(), status) {
+            (ErrorKind::Service, Some(m), _) => m.to_owned(),
+            // An error answer without a body the SDK can read (a proxy's or a load balancer's 500,
+            // say): the HTTP status is what there is to say, not the parser's complaint.
+            (_, _, Some(code)) if code >= 400 => format!("the service answered HTTP {code}{} with no readable error ({chain})", http_reason(code)),
             _ => chain,
         };
-        let status = e.raw_response().map(|r| r.status().as_u16());
         CloudError { operation, kind, status, code, message, endpoint: self.endpoint.clone() }
     }
 
@@ -555,6 +585,25 @@ fn cfn_tags(tags: &[(String, String)]) -> Vec<cfn::Tag> {
     tags.iter().map(|(k, v)| cfn::Tag::builder().key(k).value(v).build()).collect()
 }
 
+/// ` Internal Server Error` for 500, and so on for the statuses an API answers with.
+fn http_reason(code: u16) -> &'static str {
+    match code {
+        400 => " Bad Request",
+        403 => " Forbidden",
+        404 => " Not Found",
+        429 => " Too Many Requests",
+        500 => " Internal Server Error",
+        502 => " Bad Gateway",
+        503 => " Service Unavailable",
+        504 => " Gateway Timeout",
+        _ => "",
+    }
+}
+
+fn cfn_parameters(parameters: &[(String, String)]) -> Vec<cfn::Parameter> {
+    parameters.iter().map(|(k, v)| cfn::Parameter::builder().parameter_key(k).parameter_value(v).build()).collect()
+}
+
 /// Templates may create IAM resources with or without names, and use macros (SAM).
 fn capabilities() -> Vec<cfn::Capability> {
     vec![cfn::Capability::CapabilityIam, cfn::Capability::CapabilityNamedIam, cfn::Capability::CapabilityAutoExpand]
@@ -608,6 +657,7 @@ impl StackApi for Aws {
                 ChangeSetKind::Update => cfn::ChangeSetType::Update,
             })
             .set_tags(Some(cfn_tags(&r.tags)))
+            .set_parameters(Some(cfn_parameters(&r.parameters)))
             .set_capabilities(Some(capabilities()));
         call = match &r.template {
             TemplateSource::Body(body) => call.template_body(body),
@@ -663,7 +713,7 @@ impl StackApi for Aws {
     }
 
     async fn create_stack(&self, r: &ChangeSetRequest) -> Result<(), CloudError> {
-        let mut call = self.cfn.create_stack().stack_name(&r.stack_name).set_tags(Some(cfn_tags(&r.tags))).set_capabilities(Some(capabilities()));
+        let mut call = self.cfn.create_stack().stack_name(&r.stack_name).set_tags(Some(cfn_tags(&r.tags))).set_parameters(Some(cfn_parameters(&r.parameters))).set_capabilities(Some(capabilities()));
         call = match &r.template {
             TemplateSource::Body(body) => call.template_body(body),
             TemplateSource::Url(url) => call.template_url(url),
@@ -673,7 +723,7 @@ impl StackApi for Aws {
     }
 
     async fn update_stack(&self, r: &ChangeSetRequest) -> Result<(), CloudError> {
-        let mut call = self.cfn.update_stack().stack_name(&r.stack_name).set_tags(Some(cfn_tags(&r.tags))).set_capabilities(Some(capabilities()));
+        let mut call = self.cfn.update_stack().stack_name(&r.stack_name).set_tags(Some(cfn_tags(&r.tags))).set_parameters(Some(cfn_parameters(&r.parameters))).set_capabilities(Some(capabilities()));
         call = match &r.template {
             TemplateSource::Body(body) => call.template_body(body),
             TemplateSource::Url(url) => call.template_url(url),

@@ -46,6 +46,12 @@ pub struct JitiConfig {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, serde_json::Value>")]
     pub params: Params,
+    /// Values of the template's CloudFormation `Parameters`, passed on create, update and change
+    /// sets. Environments may override them. A value is a string, number, boolean or list (joined
+    /// with commas, for `List<…>` and `CommaDelimitedList`), or `{ env = "NAME" }`: taken from the
+    /// process environment when cargo-jiti runs (CI secrets), and always masked.
+    #[serde(default)]
+    pub parameters: IndexMap<String, ParameterValue>,
     /// Extra tags put on every taggable resource (and the stack), beside the `jiti:*` tags.
     #[serde(default)]
     pub tags: IndexMap<TagKey, TagValue>,
@@ -65,6 +71,32 @@ pub struct PolicyConfig {
     /// `encryption = "public data; no key to manage"`.
     #[serde(default)]
     pub off: IndexMap<BuiltinRule, Reason>,
+    /// Every protective setting written down, even where AWS applies it by default (bucket
+    /// encryption and public access blocks, KMS keys on tables and topics). Default: false, or
+    /// `[workspace.metadata.jiti.policy] strict` of the workspace's Cargo.toml.
+    pub strict: Option<bool>,
+    /// A built-in rule's level instead of its default, e.g. `encryption = "warning"` (both fail
+    /// `check`; only errors stop a deploy). Default: each rule's own (see the README).
+    #[serde(default)]
+    pub levels: IndexMap<BuiltinRule, Level>,
+}
+
+/// `[workspace.metadata.jiti.policy]` in the workspace's Cargo.toml: policy defaults of every app,
+/// which an app's own `[policy]` overrides.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspacePolicy {
+    pub strict: Option<bool>,
+    #[serde(default)]
+    pub levels: IndexMap<BuiltinRule, Level>,
+}
+
+/// How a broken policy rule counts: errors stop `deploy`; warnings are shown and fail `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
 }
 
 /// The built-in policy rules of `check`.
@@ -144,6 +176,9 @@ pub struct EphemeralConfig {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, serde_json::Value>")]
     pub params: Params,
+    /// Overrides of `[parameters]` in these environments (key by key).
+    #[serde(default)]
+    pub parameters: IndexMap<String, ParameterValue>,
 }
 
 /// `[environments.protected.<name>]`
@@ -160,9 +195,66 @@ pub struct ProtectedConfig {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, serde_json::Value>")]
     pub params: Params,
+    /// Overrides of `[parameters]` in these environments (key by key).
+    #[serde(default)]
+    pub parameters: IndexMap<String, ParameterValue>,
     /// Turn on CloudFormation's termination protection of this environment's stacks. Default:
     /// true; `false` is a `check` error unless `[policy.off] termination-protection` says why.
     pub termination_protection: Option<bool>,
+}
+
+/// A value of `[parameters]`: what CloudFormation receives (a string), or where to read it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(try_from = "serde_json::Value")]
+#[schemars(with = "ParameterValueSchema")]
+pub enum ParameterValue {
+    /// The value as CloudFormation takes it.
+    Literal(String),
+    /// The value of this process environment variable.
+    Env(String),
+}
+
+/// The shapes `[parameters]` accepts, for the JSON Schema only.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ParameterValueSchema {
+    String(String),
+    Number(f64),
+    Bool(bool),
+    /// Joined with commas.
+    List(Vec<String>),
+    /// From the process environment: `{ env = "DB_PASSWORD" }`.
+    Env {
+        env: String,
+    },
+}
+
+impl TryFrom<serde_json::Value> for ParameterValue {
+    type Error = String;
+    fn try_from(value: serde_json::Value) -> Result<Self, String> {
+        use serde_json::Value;
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        match &value {
+            Value::Array(items) => {
+                let items: Option<Vec<String>> = items.iter().map(scalar).collect();
+                items.map(|i| ParameterValue::Literal(i.join(","))).ok_or_else(|| "a list parameter holds strings or numbers".to_owned())
+            }
+            Value::Object(map) => match (map.get("env"), map.len()) {
+                (Some(Value::String(name)), 1) if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                    Ok(ParameterValue::Env(name.clone()))
+                }
+                (Some(_), 1) => Err("`env` names a process environment variable: ASCII letters, digits and `_`, e.g. { env = \"DB_PASSWORD\" }".to_owned()),
+                _ => Err("a parameter is a string, number, boolean or list, or { env = \"NAME\" } to read it from the process environment".to_owned()),
+            },
+            other => scalar(other).map(ParameterValue::Literal).ok_or_else(|| "a parameter is a string, number, boolean or list".to_owned()),
+        }
+    }
 }
 
 /// `[hooks]`
@@ -463,6 +555,10 @@ validated_string!(
     |s| tagging::validate_value(s)
 );
 
+/// The longest time to live: expiry times must stay far inside what clocks and RFC 3339 can
+/// write (`99999999d` once passed `check` and then overflowed in deploy).
+pub const MAX_TTL: Duration = Duration::from_secs(366 * 86_400);
+
 /// A time to live such as `12h`, `7d` or `2w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(try_from = "String")]
@@ -480,6 +576,7 @@ impl std::str::FromStr for Ttl {
     type Err = String;
     fn from_str(value: &str) -> Result<Self, String> {
         match humantime::parse_duration(value) {
+            Ok(d) if d > MAX_TTL => Err(format!("time to live `{value}` is longer than a year: a branch environment that lives longer should be a protected environment")),
             Ok(d) if !d.is_zero() => Ok(Ttl(d)),
             Ok(_) => Err(format!("time to live `{value}` must be longer than zero")),
             Err(e) => Err(format!("`{value}` is not a duration such as `12h` or `7d`: {e}")),
@@ -571,5 +668,8 @@ mod tests {
         assert_eq!("12h".parse::<Ttl>().unwrap().0, Duration::from_secs(12 * 3600));
         assert_eq!("7d".parse::<Ttl>().unwrap().0, Duration::from_secs(7 * 86400));
         assert!("0s".parse::<Ttl>().is_err());
+        let e = "99999999d".parse::<Ttl>().unwrap_err();
+        assert!(e.contains("longer than a year"), "{e}");
+        assert!("366d".parse::<Ttl>().is_ok());
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
+use serde_json::Value;
 
 use crate::cloud::{Change, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudError, ReleaseStore, Stack, StackApi, StackEvent, Target, TemplateSource};
 use crate::hooks::{self, HookRun};
@@ -87,8 +88,9 @@ impl Default for DeployOptions {
 pub trait Observer: Send + Sync {
     /// A step or a decision worth saying (`creating change set`, `up to date`).
     fn note(&self, app: &str, message: &str);
-    /// A computed change set, before it is executed.
-    fn change_set(&self, app: &str, stack: &str, changes: &[Change]);
+    /// The changes a deploy makes, before it makes them: a computed change set, or (`Method::Direct`)
+    /// the difference of the deployed and the new template.
+    fn change_set(&self, app: &str, stack: &str, changes: &[Change], method: Method);
     /// A new stack event, oldest first.
     fn event(&self, app: &str, stack: &str, event: &StackEvent);
     /// The status of a stack being waited for, at each poll (`DELETE_COMPLETE` once it is gone), or
@@ -248,6 +250,33 @@ pub fn up_to_date(stack: &Stack, tags: &[(String, String)], expiry: Option<Expir
     SETTLED.contains(&stack.status.as_str()) && wanted == current && expiry_fresh
 }
 
+/// The stack parameters a deploy of `app` passes: `[parameters]` with a value (a missing one is a
+/// `check` error, so a deploy never gets here without it).
+pub fn given_parameters(app: &ResolvedApp) -> Vec<(String, String)> {
+    app.parameters.iter().filter_map(|p| Some((p.name.clone(), p.value.clone()?))).collect()
+}
+
+/// The stack's parameters are the ones a deploy would pass: each given value, else the template's
+/// `Default`. A value CloudFormation shows masked (`NoEcho`) cannot be compared: then only
+/// CloudFormation can tell, and the deploy goes on (an unchanged change set is "no changes").
+pub fn parameters_match(stack: &Stack, given: &[(String, String)], template: &crate::template::Template) -> bool {
+    let declared: BTreeMap<&str, &Value> = template.section("Parameters").map(|(k, v)| (k.as_str(), v)).collect();
+    let wanted = |name: &str| -> Option<String> {
+        given.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| {
+            declared.get(name).and_then(|p| p.get("Default")).and_then(|d| match d {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                Value::Array(items) => Some(items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(",")),
+                _ => None,
+            })
+        })
+    };
+    let given_ok = given.iter().all(|(k, v)| stack.parameters.get(k) == Some(v));
+    let stack_ok = stack.parameters.iter().all(|(k, v)| v != "****" && wanted(k).as_deref() == Some(v.as_str()));
+    given_ok && stack_ok
+}
+
 /// Which expiry rule applies to `app`'s stack ([`Expiry`]); `None` when it never expires.
 pub fn expiry(app: &ResolvedApp, asked: Option<Duration>) -> Option<Expiry> {
     if !app.environment.ephemeral() {
@@ -388,7 +417,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     let start = Instant::now();
     let rendered = render_for_deploy(project, app, outputs, options.skip_checks);
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
-    let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params), |r| r.secrets.clone());
+    let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params).into_iter().chain(secrets::from_parameters(&app.parameters, &[])).collect(), |r| r.secrets.clone());
     let done = match rendered {
         Ok(rendered) => run(project, app, api, current, &rendered, options, observer).await,
         Err(f) => Err(f),
@@ -414,7 +443,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
             }
             r.verify = Some(run);
         }
-        let release = new_release(project, app, &hash, &masked_outputs, status, options, api).await;
+        let release = new_release(project, app, &hash, &masked_outputs, &secrets, status, options, api).await;
         if let Err(e) = ledger::record(api, &release).await {
             observer.note(&app.name, &format!("warning: the release was deployed but not recorded in the ledger: {e}"));
         }
@@ -430,7 +459,17 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     r
 }
 
-async fn new_release<S: ReleaseStore>(project: &Project, app: &ResolvedApp, hash: &str, outputs: &BTreeMap<String, String>, status: ReleaseStatus, options: &DeployOptions, store: &S) -> Release {
+#[allow(clippy::too_many_arguments)]
+async fn new_release<S: ReleaseStore>(
+    project: &Project,
+    app: &ResolvedApp,
+    hash: &str,
+    outputs: &BTreeMap<String, String>,
+    secrets: &[String],
+    status: ReleaseStatus,
+    options: &DeployOptions,
+    store: &S,
+) -> Release {
     let now = SystemTime::now();
     Release {
         id: Release::new_id(now, &project.git.commit),
@@ -443,6 +482,15 @@ async fn new_release<S: ReleaseStore>(project: &Project, app: &ResolvedApp, hash
         dirty: project.git.dirty,
         template_hash: hash.to_owned(),
         params: secrets::mask_params(&app.params),
+        parameters: app
+            .parameters
+            .iter()
+            .filter_map(|p| {
+                let value = p.value.as_ref()?;
+                let masked = if p.secret() || secrets.contains(value) { secrets::MASK.to_owned() } else { value.clone() };
+                Some((p.name.clone(), masked))
+            })
+            .collect(),
         outputs: outputs.clone(),
         time: humantime::format_rfc3339_millis(now).to_string(),
         deployed_by: Deployer { git: options.deployer.clone(), aws: store.caller().await.ok() },
@@ -518,7 +566,7 @@ async fn run<A: StackApi>(
         }
         current = None;
     }
-    if let Some(s) = current.as_ref().filter(|s| up_to_date(s, &tags, expiry(app, options.ttl))) {
+    if let Some(s) = current.as_ref().filter(|s| up_to_date(s, &tags, expiry(app, options.ttl)) && parameters_match(s, &given_parameters(app), &rendered.template)) {
         observer.note(name, "up to date");
         return Ok((Outcome::UpToDate, s.outputs.clone()));
     }
@@ -538,6 +586,7 @@ async fn run<A: StackApi>(
         kind: if creating { ChangeSetKind::Create } else { ChangeSetKind::Update },
         template,
         tags,
+        parameters: given_parameters(app),
         description: format!("cargo-jiti: {name} {} at {}", app.version, project.git.short_commit),
     };
     let previous_outputs = current.as_ref().map(|s| s.outputs.clone()).unwrap_or_default();
@@ -551,7 +600,10 @@ async fn run<A: StackApi>(
                 true => None,
                 false => serde_json::from_str(&api.get_template(stack).await?).ok(),
             };
-            let changes = crate::diff::resource_changes(deployed.as_ref(), &rendered.template.value);
+            // Resources whose `Condition` is false exist on neither side.
+            let deployed = deployed.map(|d| crate::diff::active(&d, &current.as_ref().map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
+            let given: BTreeMap<String, String> = given_parameters(app).into_iter().collect();
+            let changes = crate::diff::resource_changes(deployed.as_ref(), &crate::diff::active(&rendered.template.value, &given, &app.region));
             if changes.is_empty() && !creating {
                 // Only tags may differ; UpdateStack says whether that is a change.
                 observer.note(name, "template unchanged: updating stack tags");
@@ -559,7 +611,7 @@ async fn run<A: StackApi>(
             (changes, None)
         }
     };
-    observer.change_set(name, stack, &changes);
+    observer.change_set(name, stack, &changes, options.method);
     if !options.execute {
         let change_set = change_set.unwrap_or_else(|| "(none: direct method)".into());
         return Ok((Outcome::Reviewed { change_set, changes }, previous_outputs));
@@ -832,7 +884,7 @@ pub(crate) mod tests {
         fn note(&self, app: &str, message: &str) {
             self.0.lock().unwrap().push(format!("{app}: {message}"));
         }
-        fn change_set(&self, _: &str, _: &str, changes: &[Change]) {
+        fn change_set(&self, _: &str, _: &str, changes: &[Change], _: Method) {
             self.0.lock().unwrap().push(format!("{} changes", changes.len()));
         }
         fn event(&self, _: &str, _: &str, e: &StackEvent) {
@@ -864,18 +916,21 @@ pub(crate) mod tests {
             stack_prefix: String::new(),
             protected_envs: vec!["production".into()],
             region: "us-east-1".into(),
+            region_source: crate::resolve::RegionSource::App,
             profile: None,
             params: Default::default(),
+            parameters: Vec::new(),
+            parameter_config: Default::default(),
             user_tags: Vec::new(),
             depends_on: Vec::new(),
             keep_retained: false,
             ttl: None,
             verify: None,
             sources: None,
-            policy_off: Vec::new(),
+            policy: Default::default(),
             unprotected_envs: Vec::new(),
         };
-        Project { workspace_root: dir.to_owned(), target_dir: dir.join("target"), git, apps: vec![app], selected: vec![0] }
+        Project { process_env: Default::default(), workspace_root: dir.to_owned(), target_dir: dir.join("target"), git, apps: vec![app], selected: vec![0] }
     }
 
     fn options(timeout_ms: u64) -> DeployOptions {
@@ -952,6 +1007,24 @@ pub(crate) mod tests {
         let (outcome, _) = run_one(&fake, Some(existing), 5_000);
         assert!(matches!(&outcome, Outcome::Failed { error, .. } if error.contains("belongs to app `billing`")), "{outcome:?}");
         assert!(!fake.calls().contains(&"CreateChangeSet"));
+    }
+
+    #[test]
+    fn a_stack_is_up_to_date_only_with_the_parameters_a_deploy_would_pass() {
+        let t = crate::template::Template::parse("Parameters:\n  Name:\n    Type: String\n  Size:\n    Type: Number\n    Default: 3\n  Pw:\n    Type: String\n    NoEcho: true\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n").unwrap();
+        let stack = |pairs: &[(&str, &str)]| Stack { parameters: pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(), ..Stack::default() };
+        let given = vec![("Name".to_owned(), "orders".to_owned())];
+        // (stack's parameters, up to date)
+        let table: [(&[(&str, &str)], bool); 5] = [
+            (&[("Name", "orders"), ("Size", "3")], true),
+            (&[("Name", "billing"), ("Size", "3")], false),
+            (&[("Name", "orders"), ("Size", "4")], false),
+            (&[("Size", "3")], false),
+            (&[("Name", "orders"), ("Size", "3"), ("Pw", "****")], false),
+        ];
+        for (has, fresh) in table {
+            assert_eq!(parameters_match(&stack(has), &given, &t), fresh, "{has:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,88 @@ use serde_json::Value;
 use crate::cloud::Change;
 use crate::deploy::KEY_EXPIRES_AT;
 
+/// `template` without the resources whose `Condition` is false for these parameter values (given,
+/// else the template's `Default`) in `region`. A condition that cannot be told offline (a
+/// `Fn::FindInMap`, an unknown parameter) keeps its resources: the change may be real.
+pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &str) -> Value {
+    let mut out = template.clone();
+    let conditions = template.get("Conditions").and_then(Value::as_object).cloned().unwrap_or_default();
+    let defaults: BTreeMap<String, String> = template
+        .get("Parameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, p)| Some((k.clone(), scalar(p.get("Default")?)?)))
+        .collect();
+    let value_of = |name: &str| -> Option<String> {
+        match name {
+            "AWS::Region" if !region.is_empty() => Some(region.to_owned()),
+            // A `NoEcho` value comes back from CloudFormation masked: unknown.
+            _ => parameters.get(name).or_else(|| defaults.get(name)).filter(|v| v.as_str() != crate::secrets::MASK).cloned(),
+        }
+    };
+    if let Some(resources) = out.get_mut("Resources").and_then(Value::as_object_mut) {
+        resources.retain(|_, r| {
+            let Some(name) = r.get("Condition").and_then(Value::as_str) else { return true };
+            condition(name, &conditions, &value_of, 0) != Some(false)
+        });
+    }
+    out
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A named condition's value, where it can be told (conditions nest at most a few levels deep;
+/// 32 stops a cycle, which CloudFormation refuses anyway).
+fn condition(name: &str, conditions: &serde_json::Map<String, Value>, value_of: &dyn Fn(&str) -> Option<String>, depth: usize) -> Option<bool> {
+    if depth > 32 {
+        return None;
+    }
+    evaluate(conditions.get(name)?, conditions, value_of, depth + 1)
+}
+
+fn evaluate(expr: &Value, conditions: &serde_json::Map<String, Value>, value_of: &dyn Fn(&str) -> Option<String>, depth: usize) -> Option<bool> {
+    let object = expr.as_object().filter(|o| o.len() == 1)?;
+    let (function, args) = object.iter().next()?;
+    let list = || args.as_array().map(Vec::as_slice).unwrap_or_default();
+    let operand = |v: &Value| -> Option<String> {
+        match v {
+            Value::Object(o) => o.get("Ref").and_then(Value::as_str).and_then(value_of),
+            other => scalar(other),
+        }
+    };
+    match function.as_str() {
+        "Condition" => condition(args.as_str()?, conditions, value_of, depth),
+        "Fn::Equals" => match list() {
+            [a, b] => Some(operand(a)? == operand(b)?),
+            _ => None,
+        },
+        "Fn::Not" => match list() {
+            [a] => evaluate(a, conditions, value_of, depth).map(|v| !v),
+            _ => None,
+        },
+        "Fn::And" | "Fn::Or" => {
+            let values: Vec<Option<bool>> = list().iter().map(|a| evaluate(a, conditions, value_of, depth)).collect();
+            let decisive = function == "Fn::Or";
+            if values.contains(&Some(decisive)) {
+                Some(decisive)
+            } else if values.iter().all(Option::is_some) {
+                Some(!decisive)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Resource-level changes from `old` to `new` (canonical template values), in `new`'s order,
 /// removals last.
 pub fn resource_changes(old: Option<&Value>, new: &Value) -> Vec<Change> {
@@ -127,7 +209,11 @@ pub async fn diff<A: crate::cloud::StackApi>(
             app: app.name.clone(),
             stack_name: app.stack_name.clone(),
             exists: current.is_some(),
-            resources: resource_changes(old_value.as_ref(), &rendered.template.value),
+            resources: {
+                let given: BTreeMap<String, String> = crate::deploy::given_parameters(app).into_iter().collect();
+                let old = old_value.map(|v| active(&v, &current.map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
+                resource_changes(old.as_ref(), &active(&rendered.template.value, &given, &app.region))
+            },
             tags: current.map(|s| tag_changes(&s.tags, &wanted)).unwrap_or_default(),
             deployed,
             proposed,
@@ -155,6 +241,39 @@ fn mask_like(deployed: &mut Value, rendered: &Value, secrets: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_whose_condition_is_false_are_not_there() {
+        let t = serde_json::json!({
+            "Parameters": {"Stage": {"Type": "String", "Default": "dev"}, "Alarms": {"Type": "String"}},
+            "Conditions": {
+                "IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]},
+                "Alarming": {"Fn::And": [{"Condition": "IsProd"}, {"Fn::Equals": [{"Ref": "Alarms"}, "on"]}]},
+                "InEurope": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]},
+                "Mapped": {"Fn::Equals": [{"Fn::FindInMap": ["M", "a", "b"]}, "x"]},
+                "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]},
+            },
+            "Resources": {
+                "Always": {"Type": "AWS::SQS::Queue"},
+                "Prod": {"Type": "AWS::SQS::Queue", "Condition": "IsProd"},
+                "Alarm": {"Type": "AWS::SNS::Topic", "Condition": "Alarming"},
+                "Europe": {"Type": "AWS::SQS::Queue", "Condition": "InEurope"},
+                "Unknown": {"Type": "AWS::SQS::Queue", "Condition": "Mapped"},
+                "Dev": {"Type": "AWS::SQS::Queue", "Condition": "NotProd"},
+            }
+        });
+        let ids = |params: &[(&str, &str)], region: &str| -> Vec<String> {
+            let params = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            active(&t, &params, region)["Resources"].as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(ids(&[], "us-east-1"), ["Always", "Unknown", "Dev"]);
+        assert_eq!(ids(&[("Stage", "prod"), ("Alarms", "on")], "eu-west-1"), ["Always", "Prod", "Alarm", "Europe", "Unknown"]);
+        // `Alarms` unknown: `IsProd` alone decides when it is false, and cannot when true.
+        assert_eq!(ids(&[("Stage", "prod")], "us-east-1"), ["Always", "Prod", "Alarm", "Unknown"]);
+        let added = resource_changes(None, &active(&t, &Default::default(), "us-east-1"));
+        assert_eq!(added.len(), 3, "a create adds only what its conditions allow: {added:?}");
+    }
+
     use serde_json::json;
 
     #[test]

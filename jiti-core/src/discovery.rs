@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, ConfigError, JitiConfig};
+use crate::config::{self, ConfigError, JitiConfig, WorkspacePolicy};
 
 /// Which packages the user asked for, as cargo's own flags say it.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +43,8 @@ pub struct Discovered {
     pub apps: Vec<AppSource>,
     /// Indices into `apps`, in workspace order.
     pub selected: Vec<usize>,
+    /// `[workspace.metadata.jiti.policy]`: policy defaults of every app.
+    pub policy: WorkspacePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,8 @@ pub enum DiscoveryError {
     NotAnApp { package: String, expected: PathBuf },
     #[error("the workspace at `{}` has no app: no package has an `infra/jiti.toml` beside its Cargo.toml", root.display())]
     NoApps { root: PathBuf },
+    #[error("`[workspace.metadata.jiti.policy]` in `{}` is not valid: {message}", manifest.display())]
+    WorkspacePolicy { manifest: PathBuf, message: String },
     #[error("two packages are both app `{name}`: `{}` and `{}`; set a distinct `[app] name`", first.display(), second.display())]
     DuplicateApp { name: String, first: PathBuf, second: PathBuf },
 }
@@ -126,6 +130,11 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
         });
     }
     let workspace_root = metadata.workspace_root.clone().into_std_path_buf();
+    let policy = match metadata.workspace_metadata.get("jiti").and_then(|j| j.get("policy")) {
+        Some(p) => serde_json::from_value(p.clone())
+            .map_err(|e| DiscoveryError::WorkspacePolicy { manifest: workspace_root.join("Cargo.toml"), message: e.to_string() })?,
+        None => WorkspacePolicy::default(),
+    };
     if apps.is_empty() {
         return Err(DiscoveryError::NoApps { root: workspace_root });
     }
@@ -173,7 +182,7 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
             .filter_map(|(_, i)| *i)
             .collect()
     };
-    Ok(Discovered { workspace_root, target_dir: metadata.target_directory.into_std_path_buf(), apps, selected })
+    Ok(Discovered { policy, workspace_root, target_dir: metadata.target_directory.into_std_path_buf(), apps, selected })
 }
 
 fn find_manifest(cwd: &Path) -> Option<PathBuf> {

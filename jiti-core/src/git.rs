@@ -43,7 +43,8 @@ pub struct GitContext {
     pub commit: String,
     /// First 7 characters of `commit`.
     pub short_commit: String,
-    /// Tracked changes or untracked (not ignored) files exist.
+    /// Tracked files changed, or untracked (not ignored) files stand in an app's package or infra
+    /// folder; cargo-jiti's own output never counts (see [`DirtyScope`]).
     pub dirty: bool,
 }
 
@@ -82,8 +83,37 @@ pub enum GitError {
     },
 }
 
-/// Reads the repository that contains `dir`.
-pub fn context(dir: &Path, hints: &BranchHints) -> Result<GitContext, GitError> {
+/// What makes a checkout dirty, as a user means it: a change to a tracked file, or an untracked
+/// file where it could change what is built or deployed (an app's package or infra folder). A
+/// notes file at the repository's root is not a change to any app, and cargo-jiti's own output
+/// (`target/jiti`, in a repository that does not ignore `target/`) must never make the second
+/// deploy of a protected environment refuse.
+#[derive(Debug, Clone, Default)]
+pub struct DirtyScope {
+    /// Folders where an untracked file makes the checkout dirty (absolute).
+    pub include: Vec<PathBuf>,
+    /// Folders that never count, tracked or not (absolute): the cargo target folder.
+    pub exclude: Vec<PathBuf>,
+}
+
+impl DirtyScope {
+    /// Whether a status entry (a path relative to `root`; untracked folders end with `/`) counts.
+    fn counts(&self, root: &Path, path: &str, untracked: bool) -> bool {
+        let path = root.join(path.trim_end_matches('/'));
+        if self.exclude.iter().any(|x| path.starts_with(x)) {
+            return false;
+        }
+        if !untracked {
+            return true;
+        }
+        // An untracked folder is reported whole (not recursed into): it counts when it lies in an
+        // app's folder, or holds one (a new app not added yet).
+        self.include.iter().any(|dir| path.starts_with(dir) || (dir.starts_with(&path) && !self.exclude.iter().any(|x| dir.starts_with(x))))
+    }
+}
+
+/// Reads the repository that contains `dir`; `scope` says which changes make it dirty.
+pub fn context(dir: &Path, hints: &BranchHints, scope: &DirtyScope) -> Result<GitContext, GitError> {
     let repo = Repository::discover(dir).map_err(|source| GitError::NotARepository { path: dir.to_owned(), source })?;
     let root = repo.workdir().map(Path::to_owned).ok_or_else(|| GitError::Bare { root: repo.path().to_owned() })?;
     let read = |source| GitError::Read { root: root.clone(), source };
@@ -104,14 +134,25 @@ pub fn context(dir: &Path, hints: &BranchHints) -> Result<GitContext, GitError> 
     } else {
         return Err(GitError::DetachedHead { short_commit });
     };
-    let dirty = is_dirty(&repo).map_err(read)?;
+    let dirty = is_dirty(&repo, &root, scope).map_err(read)?;
     Ok(GitContext { root, branch, branch_source, commit, short_commit, dirty })
 }
 
-fn is_dirty(repo: &Repository) -> Result<bool, git2::Error> {
+fn is_dirty(repo: &Repository, root: &Path, scope: &DirtyScope) -> Result<bool, git2::Error> {
     let mut options = StatusOptions::new();
     options.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(true);
-    Ok(!repo.statuses(Some(&mut options))?.is_empty())
+    // Paths are compared as the file system names them: cargo metadata's may be canonical while
+    // git's work dir is not (a symlinked /tmp, say).
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let canonical = |dirs: &[PathBuf]| dirs.iter().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())).collect();
+    let scope = DirtyScope { include: canonical(&scope.include), exclude: canonical(&scope.exclude) };
+    for entry in repo.statuses(Some(&mut options))?.iter() {
+        let Some(path) = entry.path() else { return Ok(true) };
+        if scope.counts(&root, path, entry.status() == git2::Status::WT_NEW) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Orders `CI_BRANCH_VARS` values the way [`context`] consults them; `lookup` reads one variable.
@@ -202,14 +243,20 @@ pub fn files_at(root: &Path, rev: &str, dir: &Path) -> Result<(String, Vec<(Stri
     Ok((id, files))
 }
 
-/// `Name <email>` of the git user, when configured.
-pub fn user(root: &Path) -> Option<String> {
-    let config = Repository::open(root).ok()?.config().ok()?;
-    let name = config.get_string("user.name").ok()?;
-    Some(match config.get_string("user.email") {
-        Ok(email) => format!("{name} <{email}>"),
-        Err(_) => name,
-    })
+/// `Name <email>` of who deploys, as git names the author of a commit made now: the variables
+/// `GIT_AUTHOR_NAME`/`GIT_AUTHOR_EMAIL` (read through `var`, the caller's) over `user.name`/
+/// `user.email` of the repository's config. CI jobs often set only the variables.
+pub fn user(root: &Path, var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let config = Repository::open(root).ok().and_then(|r| r.config().ok());
+    let setting = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok()).filter(|v| !v.is_empty());
+    let name = var("GIT_AUTHOR_NAME").or_else(|| setting("user.name"));
+    let email = var("GIT_AUTHOR_EMAIL").or_else(|| setting("user.email"));
+    match (name, email) {
+        (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+        (Some(name), None) => Some(name),
+        (None, Some(email)) => Some(format!("<{email}>")),
+        (None, None) => None,
+    }
 }
 
 /// What the repository can say about which branches exist, and how far to trust it.
@@ -261,4 +308,34 @@ pub fn remote_branches(root: &Path, name: &str) -> Result<std::collections::Hash
     let connection = remote.connect_auth(git2::Direction::Fetch, None, None).map_err(read)?;
     let heads = connection.list().map_err(read)?;
     Ok(heads.iter().filter_map(|h| h.name().strip_prefix("refs/heads/").map(str::to_owned)).collect())
+}
+
+#[cfg(test)]
+mod dirty_tests {
+    use super::*;
+
+    #[test]
+    fn only_changes_that_can_reach_an_app_count() {
+        let root = Path::new("/repo");
+        let scope = DirtyScope { include: vec![root.join("billing"), root.join("billing/infra"), root.join("apps/orders")], exclude: vec![root.join("target")] };
+        // (status path, untracked, counts)
+        let table = [
+            ("README.md", false, true),
+            ("notes.txt", true, false),
+            ("target/", true, false),
+            ("target/jiti/production/billing.template.json", false, false),
+            ("billing/src/new.rs", true, true),
+            ("billing/infra/", true, true),
+            ("apps/", true, true),
+            ("docs/", true, false),
+            ("billingx/", true, false),
+        ];
+        for (path, untracked, counts) in table {
+            assert_eq!(scope.counts(root, path, untracked), counts, "{path}");
+        }
+        // An app at the repository's root: its target folder still never counts.
+        let scope = DirtyScope { include: vec![root.to_owned(), root.join("infra")], exclude: vec![root.join("target")] };
+        assert!(!scope.counts(root, "target/", true));
+        assert!(scope.counts(root, "notes.txt", true));
+    }
 }

@@ -94,7 +94,7 @@ pub fn policy(app: &ResolvedApp, template: &Template, env: Option<&str>, account
         }),
     ];
     let mut notes = Vec::new();
-    let services: BTreeSet<String> = template.resources().filter_map(|(_, r)| r.get("Type")?.as_str()).filter_map(service_of).collect();
+    let services: BTreeSet<String> = template.all_resources().into_iter().filter_map(|(_, r)| r.get("Type")?.as_str()).filter_map(service_of).collect();
     for service in services {
         let sid: String = service.split(['-', '.']).map(capitalize).collect();
         match scope_of(&service) {

@@ -43,6 +43,9 @@ pub struct Release {
     pub template_hash: String,
     /// Tera parameters the template was rendered with (environment overrides applied).
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// CloudFormation stack parameters given by `[parameters]`, secrets masked.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
     /// RFC 3339, UTC.
     pub time: String,

@@ -13,6 +13,7 @@ pub mod git;
 pub mod render;
 pub mod resolve;
 pub mod check;
+pub mod parameters;
 pub mod cloud;
 pub mod deploy;
 pub mod diff;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::config::BuiltinRule;
+use crate::config::{BuiltinRule, Level};
 use crate::template::Template;
 
 /// One rule broken: by which resource, and what to do.
@@ -15,6 +15,9 @@ use crate::template::Template;
 pub struct Violation {
     /// The built-in rule's name, or the Guard rule's.
     pub rule: String,
+    /// How bad, before an app's `[policy.levels]`: `Warning` where AWS's own default already
+    /// protects the resource or cannot (see [`builtin`]).
+    pub level: Level,
     pub resource: Option<String>,
     pub message: String,
     /// The `.guard` file of a team rule.
@@ -22,7 +25,40 @@ pub struct Violation {
 }
 
 fn violation(rule: BuiltinRule, resource: &str, message: String) -> Violation {
-    Violation { rule: rule.name().to_owned(), resource: Some(resource.to_owned()), message, file: None }
+    Violation { rule: rule.name().to_owned(), level: Level::Error, resource: Some(resource.to_owned()), message, file: None }
+}
+
+fn warning(rule: BuiltinRule, resource: &str, message: String) -> Violation {
+    Violation { level: Level::Warning, ..violation(rule, resource, message) }
+}
+
+/// `false`, or the string `"false"`: a setting explicitly turned off.
+fn is_false(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(false))) || v.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
+}
+
+/// Condition keys that narrow a `*` principal to the caller's own account, organization, source
+/// resource or network (IAM condition keys are case-insensitive).
+const NARROWING_KEYS: &[&str] = &[
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceip",
+    "aws:userid",
+];
+
+/// A statement's `Condition` names one of [`NARROWING_KEYS`] under any operator.
+fn narrowed(statement: &serde_json::Map<String, Value>) -> bool {
+    let Some(Value::Object(operators)) = statement.get("Condition") else { return false };
+    operators.values().filter_map(Value::as_object).flat_map(|keys| keys.keys()).any(|k| NARROWING_KEYS.contains(&k.to_ascii_lowercase().as_str()))
 }
 
 /// `true`, or the string `"true"` (CloudFormation takes both).
@@ -32,34 +68,50 @@ fn is_true(v: Option<&Value>) -> bool {
 
 /// The built-in rules on a rendered template (`tags` and `termination-protection` are checked
 /// elsewhere: on tags as rendered, and on the app's config).
-pub fn builtin(template: &Template) -> Vec<Violation> {
+///
+/// By default a rule fires where a template *weakens* what AWS gives: S3 buckets have been
+/// encrypted (SSE-S3) and blocked from public access by default since 2023, and DynamoDB tables
+/// are always encrypted at rest, so leaving those settings out is not an error; turning a block
+/// off, a public ACL, or SQS encryption off is. SNS topics are not encrypted by default: a warning.
+/// `strict` (for teams that want every setting written down) makes leaving them out an error too.
+pub fn builtin(template: &Template, strict: bool) -> Vec<Violation> {
     let mut out = Vec::new();
-    for (id, resource) in template.resources() {
+    for (id, resource) in template.all_resources() {
         let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
         let props = resource.get("Properties");
         let prop = |name: &str| props.and_then(|p| p.get(name));
         match ty {
             "AWS::S3::Bucket" => {
+                const BLOCKS: [&str; 4] = ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"];
                 let block = prop("PublicAccessBlockConfiguration");
-                let off: Vec<&str> = ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"].into_iter().filter(|k| !is_true(block.and_then(|b| b.get(*k)))).collect();
+                let off: Vec<&str> = BLOCKS.into_iter().filter(|k| is_false(block.and_then(|b| b.get(*k)))).collect();
+                let unset: Vec<&str> = BLOCKS.into_iter().filter(|k| !is_true(block.and_then(|b| b.get(*k)))).collect();
                 if !off.is_empty() {
-                    out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` needs PublicAccessBlockConfiguration with {} set to true", off.join(", "))));
+                    out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` turns off {} of its public access block: set them to true (AWS blocks public access by default)", off.join(", "))));
+                } else if strict && !unset.is_empty() {
+                    out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` needs PublicAccessBlockConfiguration with {} set to true (policy is strict)", unset.join(", "))));
                 }
-                if prop("BucketEncryption").is_none() {
-                    out.push(violation(BuiltinRule::Encryption, id, format!("bucket `{id}` declares no BucketEncryption: add ServerSideEncryptionConfiguration (SSEAlgorithm AES256 or aws:kms)")));
+                if let Some(acl) = prop("AccessControl").and_then(Value::as_str).filter(|a| matches!(*a, "PublicRead" | "PublicReadWrite" | "AuthenticatedRead")) {
+                    out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` grants AccessControl {acl}: serve public content through CloudFront, or say why in [policy.off]")));
+                }
+                if strict && prop("BucketEncryption").is_none() {
+                    out.push(violation(BuiltinRule::Encryption, id, format!("bucket `{id}` declares no BucketEncryption (policy is strict): add ServerSideEncryptionConfiguration (SSEAlgorithm AES256 or aws:kms)")));
                 }
             }
-            "AWS::DynamoDB::Table" | "AWS::DynamoDB::GlobalTable" if !is_true(prop("SSESpecification").and_then(|s| s.get("SSEEnabled"))) => {
-                out.push(violation(BuiltinRule::Encryption, id, format!("table `{id}` is not encrypted with KMS: set SSESpecification: {{SSEEnabled: true}}")));
+            "AWS::DynamoDB::Table" | "AWS::DynamoDB::GlobalTable" if strict && !is_true(prop("SSESpecification").and_then(|s| s.get("SSEEnabled"))) => {
+                out.push(violation(BuiltinRule::Encryption, id, format!("table `{id}` is encrypted with an AWS-owned key only (policy is strict): set SSESpecification: {{SSEEnabled: true}} for a KMS key")));
             }
-            "AWS::SQS::Queue" if prop("KmsMasterKeyId").is_none() && prop("SqsManagedSseEnabled").is_some_and(|v| !is_true(Some(v))) => {
+            "AWS::SQS::Queue" if prop("KmsMasterKeyId").is_none() && is_false(prop("SqsManagedSseEnabled")) => {
                 out.push(violation(BuiltinRule::Encryption, id, format!("queue `{id}` turns encryption off: set SqsManagedSseEnabled: true or a KmsMasterKeyId")));
             }
             "AWS::SNS::Topic" if prop("KmsMasterKeyId").is_none() => {
-                out.push(violation(BuiltinRule::Encryption, id, format!("topic `{id}` is not encrypted: set KmsMasterKeyId (e.g. alias/aws/sns)")));
+                let message = format!("topic `{id}` is not encrypted (AWS does not encrypt topics by default): set KmsMasterKeyId (e.g. alias/aws/sns)");
+                out.push(if strict { violation(BuiltinRule::Encryption, id, message) } else { warning(BuiltinRule::Encryption, id, message) });
             }
-            "AWS::Lambda::Permission" | "AWS::Lambda::LayerVersionPermission" if prop("Principal").and_then(Value::as_str) == Some("*") => {
-                out.push(violation(BuiltinRule::PublicPrincipal, id, format!("`{id}` grants to the `*` principal: name the account or service")));
+            "AWS::Lambda::Permission" | "AWS::Lambda::LayerVersionPermission"
+                if prop("Principal").and_then(Value::as_str) == Some("*") && ["SourceArn", "SourceAccount", "PrincipalOrgID", "OrganizationId"].iter().all(|k| prop(k).is_none()) =>
+            {
+                out.push(violation(BuiltinRule::PublicPrincipal, id, format!("`{id}` grants to the `*` principal: name the account or service, or narrow it with SourceArn, SourceAccount or PrincipalOrgID")));
             }
             _ => {}
         }
@@ -67,7 +119,7 @@ pub fn builtin(template: &Template) -> Vec<Violation> {
             let mut public = BTreeSet::new();
             public_statements(props, "", &mut public);
             for at in public {
-                out.push(violation(BuiltinRule::PublicPrincipal, id, format!("`{id}` ({ty}) allows the `*` principal in {at}: name the accounts, services or roles")));
+                out.push(violation(BuiltinRule::PublicPrincipal, id, format!("`{id}` ({ty}) allows the `*` principal in {at}: name the accounts, services or roles, or narrow it with a condition on aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID")));
             }
         }
     }
@@ -79,7 +131,7 @@ fn public_statements(value: &Value, at: &str, found: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             let allows = map.get("Effect").and_then(Value::as_str) == Some("Allow");
-            if allows && map.get("Principal").is_some_and(is_everyone) {
+            if allows && map.get("Principal").is_some_and(is_everyone) && !narrowed(map) {
                 found.insert(at.trim_start_matches('/').to_owned());
             }
             for (k, v) in map {
@@ -149,7 +201,7 @@ pub fn guard(file: &Path, template: &Template, template_name: &str) -> Result<Ve
             hits.push((None, "not compliant".to_owned()));
         }
         for (resource, message) in hits {
-            let v = Violation { rule: rule.to_owned(), resource, message, file: Some(file.to_owned()) };
+            let v = Violation { rule: rule.to_owned(), level: Level::Error, resource, message, file: Some(file.to_owned()) };
             if !out.contains(&v) {
                 out.push(v);
             }
@@ -204,41 +256,55 @@ mod tests {
         Template::parse(&format!("Resources:\n{resources}")).unwrap()
     }
 
-    fn rules_broken(t: &Template) -> Vec<(String, String)> {
-        builtin(t).into_iter().map(|v| (v.rule, v.resource.unwrap_or_default())).collect()
+    fn rules_broken(t: &Template, strict: bool) -> Vec<(String, String, Level)> {
+        builtin(t, strict).into_iter().map(|v| (v.rule, v.resource.unwrap_or_default(), v.level)).collect()
+    }
+
+    const UNDECLARED: &str = "  Plain:\n    Type: AWS::S3::Bucket\n\
+         \x20 Table:\n    Type: AWS::DynamoDB::Table\n\
+         \x20 Topic:\n    Type: AWS::SNS::Topic\n";
+
+    #[test]
+    fn settings_aws_applies_by_default_may_be_left_out_unless_strict() {
+        use Level::{Error, Warning};
+        let t = template(UNDECLARED);
+        let row = |rule: &str, id: &str, level| (rule.to_owned(), id.to_owned(), level);
+        assert_eq!(rules_broken(&t, false), vec![row("encryption", "Topic", Warning)]);
+        assert_eq!(
+            rules_broken(&t, true),
+            vec![row("bucket-public-access", "Plain", Error), row("encryption", "Plain", Error), row("encryption", "Table", Error), row("encryption", "Topic", Error)]
+        );
     }
 
     #[test]
-    fn each_builtin_rule_flags_a_violating_template_and_passes_a_clean_one() {
+    fn weakening_a_default_is_an_error_and_narrowed_principals_are_not_public() {
         let bad = template(
-            "  Open:\n    Type: AWS::S3::Bucket\n    Properties:\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: true\n\
-             \x20 Table:\n    Type: AWS::DynamoDB::Table\n\
+            "  Open:\n    Type: AWS::S3::Bucket\n    Properties:\n      AccessControl: PublicRead\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: false\n        BlockPublicPolicy: 'false'\n\
              \x20 Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: false\n\
-             \x20 Topic:\n    Type: AWS::SNS::Topic\n\
-             \x20 Policy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [x]\n      PolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {AWS: '*'}\n            Action: sqs:SendMessage\n            Resource: '*'\n\
+             \x20 Policy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [x]\n      PolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {AWS: '*'}\n            Action: sqs:SendMessage\n            Resource: '*'\n            Condition: {Bool: {aws:SecureTransport: true}}\n\
              \x20 Invoke:\n    Type: AWS::Lambda::Permission\n    Properties:\n      Action: lambda:InvokeFunction\n      FunctionName: f\n      Principal: '*'\n",
         );
-        let broken = rules_broken(&bad);
-        for expected in [
-            ("bucket-public-access", "Open"),
-            ("encryption", "Open"),
-            ("encryption", "Table"),
-            ("encryption", "Queue"),
-            ("encryption", "Topic"),
-            ("public-principal", "Policy"),
-            ("public-principal", "Invoke"),
-        ] {
-            assert!(broken.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{expected:?} not in {broken:?}");
-        }
-        assert_eq!(broken.len(), 7, "{broken:?}");
+        let broken: Vec<(String, String)> = rules_broken(&bad, false).into_iter().map(|(r, id, level)| {
+            assert_eq!(level, Level::Error);
+            (r, id)
+        }).collect();
+        let expected = [("bucket-public-access", "Open"), ("bucket-public-access", "Open"), ("encryption", "Queue"), ("public-principal", "Policy"), ("public-principal", "Invoke")];
+        assert_eq!(broken, expected.map(|(r, id)| (r.to_owned(), id.to_owned())), "{broken:?}");
         let clean = template(
             "  Closed:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption: {ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}}]}\n      PublicAccessBlockConfiguration: {BlockPublicAcls: true, BlockPublicPolicy: 'true', IgnorePublicAcls: true, RestrictPublicBuckets: true}\n\
              \x20 Table:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      SSESpecification: {SSEEnabled: true}\n\
              \x20 Queue:\n    Type: AWS::SQS::Queue\n\
              \x20 Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      KmsMasterKeyId: alias/aws/sns\n\
-             \x20 Policy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [x]\n      PolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {Service: sns.amazonaws.com}\n            Action: sqs:SendMessage\n            Resource: '*'\n          - Effect: Deny\n            Principal: '*'\n            Action: '*'\n            Resource: '*'\n",
+             \x20 Policy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [x]\n      PolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {Service: sns.amazonaws.com}\n            Action: sqs:SendMessage\n            Resource: '*'\n          - Effect: Allow\n            Principal: '*'\n            Action: sqs:SendMessage\n            Resource: '*'\n            Condition: {ArnEquals: {AWS:SourceArn: 'arn:aws:sns:us-east-1:1:t'}}\n          - Effect: Deny\n            Principal: '*'\n            Action: '*'\n            Resource: '*'\n\
+             \x20 Invoke:\n    Type: AWS::Lambda::Permission\n    Properties:\n      Action: lambda:InvokeFunction\n      FunctionName: f\n      Principal: '*'\n      PrincipalOrgID: o-abc\n",
         );
-        assert_eq!(rules_broken(&clean), vec![]);
+        assert_eq!(rules_broken(&clean, true), vec![]);
+    }
+
+    #[test]
+    fn loop_resources_are_judged_too() {
+        let t = Template::parse("Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::Queues:\n    - Name\n    - [A, B]\n    - Queue${Name}:\n        Type: AWS::SQS::Queue\n        Properties:\n          SqsManagedSseEnabled: false\n").unwrap();
+        assert_eq!(rules_broken(&t, false), vec![("encryption".to_owned(), "Queue${Name}".to_owned(), Level::Error)]);
     }
 
     #[test]
@@ -254,7 +320,7 @@ mod tests {
         .unwrap();
         let t = template("  Fast:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 30\n  Slow:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 90\n");
         let found = guard(&file, &t, "app.template.json").unwrap();
-        assert_eq!(found, vec![Violation { rule: "short_visibility".into(), resource: Some("Slow".into()), message: "Queues must time out within a minute".into(), file: Some(file.clone()) }]);
+        assert_eq!(found, vec![Violation { rule: "short_visibility".into(), level: Level::Error, resource: Some("Slow".into()), message: "Queues must time out within a minute".into(), file: Some(file.clone()) }]);
         let ok = template("  Fast:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 30\n");
         assert_eq!(guard(&file, &ok, "app.template.json").unwrap(), vec![]);
         std::fs::write(&file, "rule broken {").unwrap();

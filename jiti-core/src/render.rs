@@ -76,6 +76,10 @@ pub enum RenderError {
     NoTemplate { app: String, template: String, infra_dir: PathBuf },
     #[error("failed to render app `{app}` (templates in `{}`):\n{message}", infra_dir.display())]
     Tera { app: String, infra_dir: PathBuf, message: String },
+    #[error("app `{app}`: the template uses `aws.region` and no AWS region is configured: set `region` under `[app]` in `{}`, a `region` in your AWS config file's profile, or AWS_REGION", config.display())]
+    NoRegion { app: String, config: PathBuf },
+    #[error("app `{app}` is not rendered: its dependencies form a cycle ({}); remove one of these `depends_on` in jiti.toml", cycle.join(" → "))]
+    Cycle { app: String, cycle: Vec<String> },
     #[error("app `{app}` is not rendered: its dependency `{dependency}` does not render")]
     Dependency { app: String, dependency: String },
     #[error("app `{app}` rendered {bytes} bytes; the limit is {MAX_RENDERED_BYTES}")]
@@ -109,7 +113,9 @@ pub fn context(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Va
             (d.name.clone(), json!({"stack_name": d.stack_name, "env": d.environment.name, "region": d.region, "outputs": outs}))
         })
         .collect();
-    let mut aws = json!({"region": app.region});
+    // Without a region (an offline command), `aws.region` is undefined: a template that uses it
+    // fails with `RenderError::NoRegion`.
+    let mut aws = if app.region_source == crate::resolve::RegionSource::Unknown { json!({}) } else { json!({"region": app.region}) };
     if let Some(profile) = &app.profile {
         aws["profile"] = json!(profile);
     }
@@ -126,7 +132,9 @@ pub fn context(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Va
 
 /// Renders `app` of `project` for its environment, offline: a dependency's outputs are not known
 /// before it is deployed, so `deps.<app>.outputs.<Key>` renders as a placeholder
-/// `<app.Key: known after deploy>` for each output its own template declares.
+/// `known-after-deploy.<app>.<Key>` for each output its own template declares: a plain scalar of
+/// letters, digits, `-`, `_` and `.`, valid YAML wherever a value may stand (unquoted, in flow
+/// style, inside a `!Sub` string), since authors write `Arn: {{ deps.a.outputs.Arn }}` unquoted.
 pub fn render_app(project: &Project, app: &ResolvedApp) -> Result<Rendered, RenderError> {
     render_offline(project, app, &mut Vec::new())
 }
@@ -135,15 +143,18 @@ fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<Strin
     visiting.push(app.name.clone());
     let mut outputs = DepOutputs::new();
     for dep in app.depends_on.iter().filter_map(|d| project.app(d)) {
-        // A dependency cycle is `check`'s to report; here it only stops the recursion.
-        if visiting.contains(&dep.name) {
-            continue;
+        if let Some(at) = visiting.iter().position(|v| *v == dep.name) {
+            let mut cycle = visiting[at..].to_vec();
+            cycle.push(dep.name.clone());
+            // Named for the app being rendered: the first one visited.
+            return Err(RenderError::Cycle { app: visiting[0].clone(), cycle });
         }
         match render_offline(project, dep, visiting) {
             Ok(rendered) => {
-                let keys = rendered.template.section("Outputs").map(|(k, _)| (k.clone(), format!("<{}.{k}: known after deploy>", dep.name)));
+                let keys = rendered.template.section("Outputs").map(|(k, _)| (k.clone(), placeholder(&dep.name, k)));
                 outputs.insert(dep.name.clone(), keys.collect());
             }
+            Err(e @ RenderError::Cycle { .. }) => return Err(e),
             // Its outputs are unknown: say so, rather than fail later on a missing `deps.*` field.
             Err(_) => return Err(RenderError::Dependency { app: app.name.clone(), dependency: dep.name.clone() }),
         }
@@ -151,6 +162,15 @@ fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<Strin
     visiting.pop();
     render_app_with(project, app, &outputs)
 }
+
+/// The offline stand-in for output `key` of app `dep` (see [`render_app`]). App names and output
+/// keys are alphanumeric (with `-`/`_` in app names), so the result is always a plain scalar.
+pub fn placeholder(dep: &str, key: &str) -> String {
+    format!("{PLACEHOLDER_PREFIX}{dep}.{key}")
+}
+
+/// How every offline placeholder starts.
+pub const PLACEHOLDER_PREFIX: &str = "known-after-deploy.";
 
 /// Renders `app` with the deployed outputs of its dependencies.
 pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Result<Rendered, RenderError> {
@@ -164,9 +184,23 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
     let tera_error = |e: tera::Error| RenderError::Tera { app: app.name.clone(), infra_dir: app.infra_dir.clone(), message: e.to_string() };
     let mut tera = tera::Tera::default();
     tera.autoescape_on(Vec::<&str>::new());
-    tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))).map_err(tera_error)?;
+    // CloudFormation's dynamic references (`{{resolve:ssm:/p}}`) are not Tera's: they reach the
+    // template untouched, without the author escaping them.
+    let protected: Vec<(&str, std::borrow::Cow<'_, str>)> = sources.iter().map(|(n, t)| (n.as_str(), protect_dynamic_references(t))).collect();
+    tera.add_raw_templates(protected.iter().map(|(n, t)| (*n, t.as_ref()))).map_err(|e| RenderError::Tera {
+        app: app.name.clone(),
+        infra_dir: app.infra_dir.clone(),
+        message: format!("{e}\n  help: a `{{{{ … }}}}` that is not meant for Tera (another tool's syntax) must be wrapped in {{% raw %}}…{{% endraw %}}"),
+    })?;
     let context = tera::Context::from_serialize(&context(project, app, outputs)).map_err(tera_error)?;
-    let text = tera.render(&app.template, &context).map_err(tera_error)?;
+    let text = tera.render(&app.template, &context).map_err(|e| {
+        let unknown_region = app.region_source == crate::resolve::RegionSource::Unknown && format!("{e:?}").contains("aws.region");
+        if unknown_region {
+            RenderError::NoRegion { app: app.name.clone(), config: app.config_path.clone() }
+        } else {
+            tera_error(e)
+        }
+    })?;
     if text.len() > MAX_RENDERED_BYTES {
         return Err(RenderError::RenderedTooLarge { app: app.name.clone(), bytes: text.len() });
     }
@@ -184,6 +218,7 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
     let retention = if app.environment.ephemeral() && !app.keep_retained { drop_retention(&mut template.value) } else { Vec::new() };
     let mut secrets = crate::secrets::from_params(&app.params);
     secrets.extend(crate::secrets::from_template(&template));
+    secrets.extend(crate::secrets::from_parameters(&app.parameters, &crate::secrets::noecho_parameters(&template)));
     Ok(Rendered {
         app: app.name.clone(),
         stack_name: app.stack_name.clone(),
@@ -252,12 +287,96 @@ fn load_sources(infra_dir: &Path, repo_root: &Path) -> Result<Vec<(String, Strin
     Ok(out)
 }
 
+/// CloudFormation dynamic references, `{{resolve:<service>:<key>}}` (AWS's docs: "Get values stored in
+/// other services using dynamic references"); AWS writes them without spaces.
+const DYNAMIC_REFERENCE: &str = "{{resolve:";
+
+/// Wraps each CloudFormation dynamic reference of a template source in `{% raw %}…{% endraw %}`,
+/// so that Tera passes it through. References already inside a raw block or a comment are left
+/// alone, and so is text inside a Tera tag (`{{ "{{resolve:…}}" }}` is the author's own escape).
+/// The text's lines do not move, so errors still point at the right line.
+pub fn protect_dynamic_references(source: &str) -> std::borrow::Cow<'_, str> {
+    if !source.contains(DYNAMIC_REFERENCE) {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len() + 64);
+    let mut rest = source;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (taken, wrapped) = if rest.starts_with(DYNAMIC_REFERENCE) {
+            match rest.find("}}") {
+                Some(end) => (end + 2, true),
+                None => (rest.len(), false),
+            }
+        } else if rest.starts_with("{#") {
+            (rest.find("#}").map_or(rest.len(), |e| e + 2), false)
+        } else if rest.starts_with("{{") || rest.starts_with("{%") {
+            let len = tera_tag_len(rest);
+            if is_raw_open(&rest[..len]) {
+                // Everything up to the matching `{% endraw %}` is the author's literal text.
+                let end = find_endraw(&rest[len..]).map_or(rest.len(), |e| len + e);
+                (end, false)
+            } else {
+                (len, false)
+            }
+        } else {
+            (1, false)
+        };
+        if wrapped {
+            out.push_str("{% raw %}");
+            out.push_str(&rest[..taken]);
+            out.push_str("{% endraw %}");
+        } else {
+            out.push_str(&rest[..taken]);
+        }
+        rest = &rest[taken..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// The length of the Tera tag `text` opens with (`{{ … }}` or `{% … %}`), quoted strings skipped;
+/// the rest of the text when it is not closed (Tera reports that).
+fn tera_tag_len(text: &str) -> usize {
+    let close = if text.starts_with("{{") { "}}" } else { "%}" };
+    let mut quote: Option<char> = None;
+    for (i, c) in text.char_indices().skip(2) {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '"' | '\'' | '`') => quote = Some(c),
+            None if text[i..].starts_with(close) => return i + 2,
+            None => {}
+        }
+    }
+    text.len()
+}
+
+/// `{% raw %}`, with Tera's whitespace control (`{%- raw -%}`).
+fn is_raw_open(tag: &str) -> bool {
+    tag.starts_with("{%") && tag.trim_start_matches("{%").trim_end_matches("%}").trim_matches('-').trim() == "raw"
+}
+
+/// Where the `{% endraw %}` tag (whitespace control allowed) that ends a raw block ends.
+fn find_endraw(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("{%") {
+        let start = from + at;
+        let len = tera_tag_len(&text[start..]);
+        if text[start..start + len].trim_start_matches("{%").trim_end_matches("%}").trim_matches('-').trim() == "endraw" {
+            return Some(start + len);
+        }
+        from = start + 2;
+    }
+    None
+}
+
 /// Rewrites `Retain`, `RetainExceptOnCreate` and `Snapshot` to `Delete`, so that deleting an
 /// ephemeral environment's stack deletes everything it made.
 fn drop_retention(template: &mut Value) -> Vec<RetentionChange> {
     let mut changes = Vec::new();
-    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else { return changes };
-    for (id, resource) in resources.iter_mut() {
+    for (id, resource) in crate::template::resources_mut(template) {
         for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
             let Some(slot) = resource.get_mut(attribute) else { continue };
             if let Some(from) = slot.as_str().filter(|p| RETAINING.contains(p)).map(str::to_owned) {
@@ -361,6 +480,39 @@ mod tests {
         assert_eq!(source_of_line(text, 5, &sources, "stack.yaml"), Some(("p.yaml".into(), 2)));
         // The second `Type: AWS::SQS::Queue` is the template's second one.
         assert_eq!(source_of_line(text, 7, &sources, "stack.yaml"), Some(("stack.yaml".into(), 6)));
+    }
+
+    #[test]
+    fn dynamic_references_pass_tera_untouched() {
+        let cases = [
+            // (source, what Tera renders it to)
+            ("Password: '{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db:SecretString:password}}'", "Password: '{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db:SecretString:password}}'"),
+            ("A: {{resolve:ssm:/p}} {{ x }} {{resolve:ssm-secure:/s:3}}", "A: {{resolve:ssm:/p}} 1 {{resolve:ssm-secure:/s:3}}"),
+            ("A: !Sub '{{resolve:ssm:/${Env}/url}}'", "A: !Sub '{{resolve:ssm:/${Env}/url}}'"),
+            ("{% raw %}A: {{resolve:ssm:/p}}{% endraw %}", "A: {{resolve:ssm:/p}}"),
+            ("{%- raw -%} A: {{resolve:ssm:/p}} {{ y }} {%- endraw %}", "A: {{resolve:ssm:/p}} {{ y }}"),
+            ("A: {{ \"{{resolve:ssm:/p}}\" }}", "A: {{resolve:ssm:/p}}"),
+            ("{# {{resolve:ssm:/p}} #}A: {% if x == 1 %}{{resolve:ssm:/q}}{% endif %}", "A: {{resolve:ssm:/q}}"),
+            ("A: '{{ x }}'\nB: x\n", "A: '1'\nB: x\n"),
+        ];
+        for (source, want) in cases {
+            let protected = protect_dynamic_references(source);
+            assert_eq!(protected.lines().count(), source.lines().count(), "{source}");
+            let mut tera = tera::Tera::default();
+            tera.add_raw_template("t", &protected).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+            let mut context = tera::Context::new();
+            context.insert("x", &1);
+            assert_eq!(tera.render("t", &context).unwrap(), want, "{source}");
+        }
+    }
+
+    #[test]
+    fn placeholders_are_plain_scalars_anywhere() {
+        let p = placeholder("ledger-app", "QueueArn");
+        for yaml in [format!("X: {p}\n"), format!("X: [{p}, b]\n"), format!("X: {{a: {p}}}\n"), format!("X: !Sub arn:{p}:x\n")] {
+            let value = yaml_rust2::YamlLoader::load_from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert!(format!("{value:?}").contains(&p), "{yaml} lost the placeholder: {value:?}");
+        }
     }
 
     #[test]

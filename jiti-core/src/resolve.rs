@@ -2,6 +2,7 @@
 //! [`Project`], the single value every command reads (nothing downstream looks at flags or files).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Params, ProtectedConfig};
@@ -15,14 +16,160 @@ use crate::tagging;
 pub struct Options {
     pub selection: Selection,
     pub branch: BranchHints,
-    /// The region of the AWS config chain (`AWS_REGION`, profile), used when `jiti.toml` sets none.
-    pub default_region: Option<String>,
+    /// The region of the AWS config chain (`AWS_REGION`, the profile's), used when `jiti.toml`
+    /// sets none.
+    pub region_chain: RegionChain,
+    /// An app without a region is not an error (offline commands: `render`, `check`); its
+    /// template must then not use `aws.region`.
+    pub region_optional: bool,
+    /// The process environment, for `[parameters]` given as `{ env = "NAME" }`.
+    pub process_env: ProcessEnv,
+}
+
+/// Reads one variable of the process environment: the binary supplies it, since `jiti-core`
+/// never reads the environment itself.
+#[derive(Clone, Default)]
+pub struct ProcessEnv(Option<Arc<EnvLookup>>);
+
+/// Reads one process environment variable.
+pub type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+impl ProcessEnv {
+    pub fn new(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(lookup)))
+    }
+
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.0.as_ref().and_then(|f| f(name))
+    }
+}
+
+impl std::fmt::Debug for ProcessEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessEnv(..)")
+    }
+}
+
+/// One CloudFormation stack parameter an app's `[parameters]` gives (environment overrides applied).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StackParameter {
+    pub name: String,
+    /// What CloudFormation receives; `None` when it comes from an environment variable that is not
+    /// set (a `check` error, so nothing deploys without it).
+    pub value: Option<String>,
+    /// The process environment variable it is read from (then it is a secret).
+    pub env: Option<String>,
+}
+
+impl StackParameter {
+    /// Masked wherever shown: read from the environment, or named like a secret. (A template's
+    /// `NoEcho` parameters are masked too, once the template is rendered.)
+    pub fn secret(&self) -> bool {
+        self.env.is_some() || crate::secrets::is_secret_name(&self.name)
+    }
+}
+
+/// `[parameters]` with the environment's overrides (key by key), read: literal values as written,
+/// `{ env = "NAME" }` from the process environment.
+pub fn stack_parameters(
+    base: &indexmap::IndexMap<String, crate::config::ParameterValue>,
+    overrides: &indexmap::IndexMap<String, crate::config::ParameterValue>,
+    env: &ProcessEnv,
+) -> Vec<StackParameter> {
+    let mut merged = base.clone();
+    for (k, v) in overrides {
+        merged.insert(k.clone(), v.clone());
+    }
+    merged
+        .into_iter()
+        .map(|(name, value)| match value {
+            crate::config::ParameterValue::Literal(v) => StackParameter { name, value: Some(v), env: None },
+            crate::config::ParameterValue::Env(var) => StackParameter { name, value: env.var(&var), env: Some(var) },
+        })
+        .collect()
+}
+
+/// A region found by the AWS config chain, and which link of it gave it (for `render --json`, `envs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRegion {
+    pub region: String,
+    pub from: String,
+}
+
+/// Looks up the AWS config chain's region of a profile (`None`: the default profile). The binary
+/// supplies it (see `cloud::chain_region`), since only it may read the process environment.
+pub type RegionLookup = dyn Fn(Option<&str>) -> Option<ChainRegion> + Send + Sync;
+
+/// The AWS config chain as [`Options`] carries it; the default knows no region.
+#[derive(Clone, Default)]
+pub struct RegionChain(Option<Arc<RegionLookup>>);
+
+impl RegionChain {
+    pub fn new(lookup: impl Fn(Option<&str>) -> Option<ChainRegion> + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(lookup)))
+    }
+
+    fn lookup(&self, profile: Option<&str>) -> Option<ChainRegion> {
+        self.0.as_ref().and_then(|f| f(profile))
+    }
+}
+
+impl std::fmt::Debug for RegionChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "RegionChain(..)" } else { "RegionChain(none)" })
+    }
+}
+
+/// The policy settings an app's `check` applies.
+#[derive(Debug, Clone, Default)]
+pub struct AppPolicy {
+    /// `[policy.off]`: built-in rules turned off, with the reason.
+    pub off: Vec<(crate::config::BuiltinRule, String)>,
+    /// `[policy] strict`, else the workspace's.
+    pub strict: bool,
+    /// `[policy.levels]`, over the workspace's.
+    pub levels: Vec<(crate::config::BuiltinRule, crate::config::Level)>,
+}
+
+/// An app's `[parameters]` and the overrides of each environment, as written.
+#[derive(Debug, Clone, Default)]
+pub struct ParameterConfig {
+    pub base: indexmap::IndexMap<String, crate::config::ParameterValue>,
+    /// `(environment, overrides)`: `ephemeral` first, then each protected environment.
+    pub environments: Vec<(String, indexmap::IndexMap<String, crate::config::ParameterValue>)>,
+}
+
+/// Where an app's region came from, most specific first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
+pub enum RegionSource {
+    /// `region` of the environment's table in `jiti.toml` (named here).
+    Environment(String),
+    /// `[app] region` in `jiti.toml`.
+    App,
+    /// The AWS config chain, and which link of it.
+    Chain(String),
+    /// None of them: allowed only where [`Options::region_optional`].
+    Unknown,
+}
+
+impl std::fmt::Display for RegionSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegionSource::Environment(table) => write!(f, "`region` of [{table}] in jiti.toml"),
+            RegionSource::App => f.write_str("`region` of [app] in jiti.toml"),
+            RegionSource::Chain(from) => f.write_str(from),
+            RegionSource::Unknown => f.write_str("nowhere: no region is configured"),
+        }
+    }
 }
 
 /// The workspace, its git state, and every app resolved for the branch.
 #[derive(Debug, Clone)]
 pub struct Project {
     pub workspace_root: PathBuf,
+    /// For rollbacks, which re-read `[parameters]` from a past config.
+    pub process_env: ProcessEnv,
     pub target_dir: PathBuf,
     pub git: GitContext,
     /// Every app of the workspace, resolved for the branch.
@@ -47,10 +194,17 @@ pub struct ResolvedApp {
     pub stack_prefix: String,
     /// Names of the app's protected environments.
     pub protected_envs: Vec<String>,
+    /// Empty only when [`RegionSource::Unknown`].
     pub region: String,
+    pub region_source: RegionSource,
     pub profile: Option<String>,
     /// `[params]` with the environment's overrides merged in.
     pub params: Params,
+    /// `[parameters]` with the environment's overrides: the stack's CloudFormation parameters.
+    pub parameters: Vec<StackParameter>,
+    /// `[parameters]` as written, and each environment's overrides (for `check`, which judges
+    /// every environment's values, not only the branch's).
+    pub parameter_config: ParameterConfig,
     /// `[tags]` of `jiti.toml`.
     pub user_tags: Vec<(String, String)>,
     pub depends_on: Vec<String>,
@@ -60,9 +214,9 @@ pub struct ResolvedApp {
     /// `[hooks] verify` and its time limit.
     pub verify: Option<(String, Duration)>,
     /// Infra files to render instead of the working tree's (a rollback reads them from git).
-    pub sources: Option<std::sync::Arc<Vec<(String, String)>>>,
-    /// `[policy.off]`: built-in rules turned off, with the reason.
-    pub policy_off: Vec<(crate::config::BuiltinRule, String)>,
+    pub sources: Option<Arc<Vec<(String, String)>>>,
+    /// `[policy]` in force: the app's, over the workspace's.
+    pub policy: AppPolicy,
     /// Protected environments whose stacks go without termination protection.
     pub unprotected_envs: Vec<String>,
 }
@@ -73,8 +227,8 @@ pub enum ResolveError {
     Discovery(#[from] DiscoveryError),
     #[error(transparent)]
     Git(#[from] GitError),
-    #[error("no AWS region for app `{app}` in environment `{env}`: set `region` under `[app]` in `{}`, or set AWS_REGION", config.display())]
-    NoRegion { app: String, env: String, config: PathBuf },
+    #[error("no AWS region for app `{app}` in environment `{env}`: set `region` under `[app]` in `{}`, a `region` in the AWS config file's profile{}, or AWS_REGION", config.display(), profile.as_deref().map(|p| format!(" (`{p}`)")).unwrap_or_default())]
+    NoRegion { app: String, env: String, config: PathBuf, profile: Option<String> },
     #[error("the infra of app `{app}` at commit {commit} is not valid")]
     PastConfig {
         app: String,
@@ -104,11 +258,15 @@ impl Project {
     /// Reads the workspace, its apps and git, and resolves every app for the branch.
     pub fn load(options: &Options) -> Result<Project, ResolveError> {
         let discovered = discovery::discover(&options.selection)?;
-        let git = git::context(&discovered.workspace_root, &options.branch)?;
+        let scope = git::DirtyScope {
+            include: discovered.apps.iter().flat_map(|a| [a.package_dir.clone(), a.infra_dir.clone()]).collect(),
+            exclude: vec![discovered.target_dir.clone()],
+        };
+        let git = git::context(&discovered.workspace_root, &options.branch, &scope)?;
         let apps = discovered
             .apps
             .iter()
-            .map(|source| resolve_app(source, &git, options.default_region.as_deref()))
+            .map(|source| resolve_app(source, &git, &discovered.policy, &options.region_chain, options.region_optional, &options.process_env))
             .collect::<Result<Vec<_>, _>>()?;
         for (i, a) in apps.iter().enumerate() {
             if let Some(b) = apps[..i].iter().find(|b| b.stack_name == a.stack_name) {
@@ -116,6 +274,7 @@ impl Project {
             }
         }
         Ok(Project {
+            process_env: options.process_env.clone(),
             workspace_root: discovered.workspace_root,
             target_dir: discovered.target_dir,
             git,
@@ -146,8 +305,20 @@ impl Project {
             config,
         };
         let git = GitContext { short_commit: commit[..7].to_owned(), commit, branch: release.branch.clone(), dirty: false, ..self.git.clone() };
-        let mut resolved = resolve_app(&source, &git, Some(&app.region))?;
-        resolved.sources = Some(std::sync::Arc::new(files));
+        // A past config without a region of its own deploys where the app's stacks are now.
+        let now = ChainRegion { region: app.region.clone(), from: app.region_source.to_string() };
+        let workspace = crate::config::WorkspacePolicy { strict: Some(app.policy.strict), levels: app.policy.levels.iter().copied().collect() };
+        let mut resolved = resolve_app(&source, &git, &workspace, &RegionChain::new(move |_| Some(now.clone())), false, &self.process_env)?;
+        // That release's parameter values, but for secrets (recorded masked): today's.
+        for p in &mut resolved.parameters {
+            if let Some(v) = release.parameters.get(&p.name).filter(|v| v.as_str() != crate::secrets::MASK) {
+                p.value = Some(v.clone());
+            }
+        }
+        if matches!(resolved.region_source, RegionSource::Chain(_)) {
+            resolved.region_source = app.region_source.clone();
+        }
+        resolved.sources = Some(Arc::new(files));
         let mut apps = self.apps.clone();
         apps[index] = resolved;
         Ok(Project { git, apps, selected: vec![index], ..self.clone() })
@@ -161,9 +332,10 @@ impl Project {
         self.apps.iter().find(|a| a.name == name)
     }
 
-    /// Secret values of every app's parameters (see [`crate::secrets`]), to mask in what is shown.
+    /// Secret values of every app's `[params]` and `[parameters]` (see [`crate::secrets`]), to
+    /// mask in what is shown.
     pub fn secrets(&self) -> Vec<String> {
-        self.apps.iter().flat_map(|a| crate::secrets::from_params(&a.params)).collect()
+        self.apps.iter().flat_map(|a| crate::secrets::from_params(&a.params).into_iter().chain(crate::secrets::from_parameters(&a.parameters, &[]))).collect()
     }
 
     /// Tags for every resource and the stack of `app`: `[tags]`, then the jiti tags.
@@ -182,7 +354,7 @@ impl Project {
     }
 }
 
-fn resolve_app(source: &AppSource, git: &GitContext, default_region: Option<&str>) -> Result<ResolvedApp, ResolveError> {
+fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::WorkspacePolicy, chain: &RegionChain, region_optional: bool, env: &ProcessEnv) -> Result<ResolvedApp, ResolveError> {
     let config = &source.config;
     let protected = config.protected_environments();
     let branches: Vec<(String, Vec<String>)> = protected
@@ -192,19 +364,26 @@ fn resolve_app(source: &AppSource, git: &GitContext, default_region: Option<&str
     let environment = Environment::for_branch(&git.branch, branches.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
     let ephemeral = &config.environments.ephemeral;
     let settings: Option<&ProtectedConfig> = environment.protected.then(|| protected.iter().find(|(n, _)| n.as_str() == environment.name).map(|(_, p)| p)).flatten();
-    let (env_region, profile, overrides) = match settings {
-        Some(p) => (p.region.as_ref(), p.profile.as_ref(), &p.params),
-        None => (ephemeral.region.as_ref(), ephemeral.profile.as_ref(), &ephemeral.params),
+    let (env_region, profile, overrides, parameter_overrides, table) = match settings {
+        Some(p) => (p.region.as_ref(), p.profile.as_ref(), &p.params, &p.parameters, format!("environments.protected.{}", environment.name)),
+        None => (ephemeral.region.as_ref(), ephemeral.profile.as_ref(), &ephemeral.params, &ephemeral.parameters, "environments.ephemeral".to_owned()),
     };
-    let region = env_region
-        .or(config.app.region.as_ref())
-        .map(ToString::to_string)
-        .or_else(|| default_region.map(str::to_owned))
-        .ok_or_else(|| ResolveError::NoRegion {
+    let (region, region_source) = if let Some(r) = env_region {
+        (r.to_string(), RegionSource::Environment(table))
+    } else if let Some(r) = &config.app.region {
+        (r.to_string(), RegionSource::App)
+    } else if let Some(found) = chain.lookup(profile.map(|p| p.as_str())) {
+        (found.region, RegionSource::Chain(found.from))
+    } else if region_optional {
+        (String::new(), RegionSource::Unknown)
+    } else {
+        return Err(ResolveError::NoRegion {
             app: source.name.clone(),
             env: environment.name.clone(),
             config: source.config_path.clone(),
-        })?;
+            profile: profile.map(ToString::to_string),
+        });
+    };
     let mut params = config.params.clone();
     merge_params(&mut params, overrides);
     let prefix = config.app.stack_prefix.as_ref().map(|p| p.as_str()).unwrap_or("");
@@ -221,15 +400,27 @@ fn resolve_app(source: &AppSource, git: &GitContext, default_region: Option<&str
         protected_envs: protected.keys().map(ToString::to_string).collect(),
         environment,
         region,
+        region_source,
         profile: profile.map(ToString::to_string),
         params,
+        parameters: stack_parameters(&config.parameters, parameter_overrides, env),
+        parameter_config: ParameterConfig {
+            base: config.parameters.clone(),
+            environments: std::iter::once(("ephemeral".to_owned(), ephemeral.parameters.clone()))
+                .chain(protected.iter().map(|(name, p)| (name.to_string(), p.parameters.clone())))
+                .collect(),
+        },
         user_tags: config.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         depends_on: config.app.depends_on.iter().map(ToString::to_string).collect(),
         keep_retained: ephemeral.keep_retained,
         ttl: ephemeral.ttl.map(|t| t.0),
         verify: config.hooks.verify.clone().map(|c| (c, config.hooks.verify_timeout.map_or(Duration::from_secs(300), |t| t.0))),
         sources: None,
-        policy_off: config.policy.off.iter().map(|(rule, why)| (*rule, why.to_string())).collect(),
+        policy: AppPolicy {
+            off: config.policy.off.iter().map(|(rule, why)| (*rule, why.to_string())).collect(),
+            strict: config.policy.strict.or(workspace.strict).unwrap_or(false),
+            levels: config.policy.levels.iter().chain(workspace.levels.iter().filter(|(r, _)| !config.policy.levels.contains_key(*r))).map(|(r, l)| (*r, *l)).collect(),
+        },
         unprotected_envs: protected.iter().filter(|(_, p)| p.termination_protection == Some(false)).map(|(name, _)| name.to_string()).collect(),
     })
 }

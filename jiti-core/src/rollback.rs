@@ -87,6 +87,7 @@ mod tests {
             dirty: false,
             template_hash: "h".into(),
             params: Default::default(),
+            parameters: Default::default(),
             outputs: Default::default(),
             time: "2026-11-23T00:00:00Z".into(),
             deployed_by: Default::default(),

@@ -36,11 +36,31 @@ pub fn from_params(params: &serde_json::Map<String, Value>) -> Vec<String> {
     out
 }
 
+/// Values of stack parameters that are secrets: read from the environment, named like a secret,
+/// or `NoEcho` in the template (`noecho`: their names).
+pub fn from_parameters(parameters: &[crate::resolve::StackParameter], noecho: &[String]) -> Vec<String> {
+    parameters
+        .iter()
+        .filter(|p| p.secret() || noecho.contains(&p.name))
+        .filter_map(|p| p.value.clone())
+        .filter(|s| s.chars().count() >= MIN_SECRET_CHARS)
+        .collect()
+}
+
+/// Names of the template's `NoEcho` parameters.
+pub fn noecho_parameters(template: &Template) -> Vec<String> {
+    template.section("Parameters").filter(|(_, p)| is_noecho(p)).map(|(name, _)| name.clone()).collect()
+}
+
+fn is_noecho(parameter: &Value) -> bool {
+    matches!(parameter.get("NoEcho"), Some(Value::Bool(true))) || parameter.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
+}
+
 /// Defaults of the template's `NoEcho` parameters.
 pub fn from_template(template: &Template) -> Vec<String> {
     template
         .section("Parameters")
-        .filter(|(_, p)| matches!(p.get("NoEcho"), Some(Value::Bool(true))) || p.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true")))
+        .filter(|(_, p)| is_noecho(p))
         .filter_map(|(_, p)| p.get("Default").and_then(scalar))
         .filter(|s| s.chars().count() >= MIN_SECRET_CHARS)
         .collect()

@@ -290,10 +290,7 @@ pub struct ReservedTagError {
 /// resource win over `[tags]` of the same key.
 pub fn inject(template: &mut Value, tags: &[(String, String)]) -> Result<TagReport, ReservedTagError> {
     let mut report = TagReport::default();
-    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else {
-        return Ok(report);
-    };
-    for (id, resource) in resources.iter_mut() {
+    for (id, resource) in crate::template::resources_mut(template) {
         let Some(ty) = resource.get("Type").and_then(Value::as_str).map(str::to_owned) else { continue };
         let skipped = |reason: &str| Skipped { resource: id.clone(), resource_type: ty.clone(), reason: reason.to_owned() };
         let rule = match lookup(&ty) {

@@ -169,7 +169,13 @@ pub fn jiti_command_through(wrapper: &[&str], dir: &Path) -> Command {
     for var in jiti_core::git::CI_BRANCH_VARS.iter().chain(&["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"]) {
         cmd.env_remove(var);
     }
-    cmd.env("NO_COLOR", "1").env_remove("CARGO_TARGET_DIR");
+    // The machine's own AWS config never counts, and nothing asks EC2 instance metadata (a
+    // link-local address no test may reach); a test that wants a config file sets its own.
+    cmd.env("NO_COLOR", "1")
+        .env_remove("CARGO_TARGET_DIR")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     cmd
 }
 

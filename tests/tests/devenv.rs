@@ -160,8 +160,12 @@ fn iam_policy_names_only_the_apps_stacks_and_tags_and_lints_as_a_managed_policy(
 #[test]
 fn check_runs_policy_rules_and_deploy_refuses_their_errors_unless_skipped() {
     let repo = shop_on("feature/rules");
-    // A topic without encryption breaks the built-in `encryption` rule; a team rule limits queues.
-    repo.write("billing/infra/stack.yaml", &repo.read("billing/infra/stack.yaml").replace("      KmsMasterKeyId: alias/aws/sns\n", ""));
+    // A queue with encryption turned off breaks the built-in `encryption` rule; a topic without a
+    // KMS key is a warning (AWS does not encrypt topics by default); a team rule limits queues.
+    repo.write(
+        "billing/infra/stack.yaml",
+        &repo.read("billing/infra/stack.yaml").replace("      KmsMasterKeyId: alias/aws/sns\n", "").replacen("      SqsManagedSseEnabled: true\n", "      SqsManagedSseEnabled: false\n", 1),
+    );
     repo.write(
         "billing/infra/policy/queues.guard",
         "let queues = Resources.*[ Type == 'AWS::SQS::Queue' ]\nrule queues_time_out_fast when %queues !empty {\n  %queues.Properties.VisibilityTimeout <= 30\n  <<\n  Visibility timeouts over 30 s hide failures: lower it\n  >>\n}\n",
@@ -174,17 +178,35 @@ fn check_runs_policy_rules_and_deploy_refuses_their_errors_unless_skipped() {
         .filter(|f| f["severity"] == "error")
         .map(|f| (f["code"].as_str().unwrap_or_default().to_owned(), f["resource"].as_str().unwrap_or_default().to_owned(), f["file"].as_str().unwrap_or_default().to_owned()))
         .collect();
-    assert!(found.iter().any(|(c, r, _)| c == "encryption" && r == "BillingEvents"), "{found:#?}");
+    assert!(found.iter().any(|(c, r, _)| c == "encryption" && r == "InvoiceQueue"), "{found:#?}");
+    assert!(!found.iter().any(|(_, r, _)| r == "BillingEvents"), "{found:#?}");
+    let warning = check["findings"].as_array().expect("findings").iter().find(|f| f["resource"] == "BillingEvents").expect("the topic's finding");
+    assert_eq!((warning["code"].as_str(), warning["severity"].as_str()), (Some("encryption"), Some("warning")), "{warning:#}");
     assert!(found.iter().any(|(c, r, f)| c == "guard" && r == "InvoiceQueue" && f.ends_with("billing/infra/policy/queues.guard")), "{found:#?}");
     let human = repo.jiti(&["check", "-p", "billing"]).expect(1);
     assert!(human.stdout.contains("rule `queues_time_out_fast`: Visibility timeouts over 30 s hide failures: lower it"), "{}", human.stdout);
 
     let refused = moto().jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(2).json();
     let error = refused["apps"][0]["error"].as_str().unwrap_or_default();
-    for part in ["`cargo jiti check` finds 3 error(s)", "encryption (BillingEvents)", "guard (InvoiceQueue): rule `queues_time_out_fast`", "--skip-checks"] {
+    for part in ["`cargo jiti check` finds 3 error(s)", "encryption (InvoiceQueue)", "guard (InvoiceQueue): rule `queues_time_out_fast`", "--skip-checks"] {
         assert!(error.contains(part), "no `{part}` in: {error}");
     }
     assert_eq!(refused["api_calls"]["total"], 1, "nothing but the listing happens");
+
+    // Levels: strict makes the topic an error, workspace-wide; an app's own level wins over it.
+    let manifest = repo.read("Cargo.toml");
+    repo.write("Cargo.toml", &(manifest.clone() + "\n[workspace.metadata.jiti.policy]\nstrict = true\n"));
+    let strict = repo.jiti(&["check", "-p", "billing", "--json"]).expect(1).json();
+    let topic = strict["findings"].as_array().expect("findings").iter().find(|f| f["resource"] == "BillingEvents").expect("the topic's finding");
+    assert_eq!(topic["severity"], "error", "{topic:#}");
+    let original = repo.read("billing/infra/jiti.toml");
+    let levelled = original.clone() + "\n[policy.levels]\nencryption = \"warning\"\n";
+    repo.write("billing/infra/jiti.toml", &levelled);
+    let check = repo.jiti(&["check", "-p", "billing", "--json"]).expect(1).json();
+    let levels: Vec<&str> = check["findings"].as_array().expect("findings").iter().filter(|f| f["code"] == "encryption").map(|f| f["severity"].as_str().unwrap_or_default()).collect();
+    assert_eq!(levels, ["warning", "warning"], "{check:#}");
+    repo.write("Cargo.toml", &manifest);
+    repo.write("billing/infra/jiti.toml", &original);
 
     // An app turns a rule off with a reason: information, not an error.
     let config = repo.read("billing/infra/jiti.toml") + "\n[policy.off]\nencryption = \"billing events are public announcements\"\n";

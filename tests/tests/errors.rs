@@ -100,9 +100,11 @@ fn check_reports_dependency_problems_and_exits_1() {
     insta::assert_snapshot!(redact(&repo, &run.stdout), @r"
     error[dependency]: billing: dependency cycle: billing → orders-api → billing
       --> [REPO]/billing/infra/jiti.toml:5
-    error[render]: billing: app `billing` is not rendered: its dependency `orders-api` does not render
+    error[render]: billing: app `billing` is not rendered: its dependencies form a cycle (billing → orders-api → billing); remove one of these `depends_on` in jiti.toml
       --> [REPO]/billing/infra/stack.yaml
-    check failed: 2 app(s), 2 error(s), 0 warning(s), 0 note(s)
+    error[render]: orders-api: app `orders-api` is not rendered: its dependencies form a cycle (orders-api → billing → orders-api); remove one of these `depends_on` in jiti.toml
+      --> [REPO]/orders-api/infra/stack.yaml
+    check failed: 2 app(s), 3 error(s), 0 warning(s), 0 note(s)
     ");
 }
 

@@ -13,7 +13,7 @@ use crate::cli::CheckArgs;
 use crate::output::{self, ERROR, GOOD, NOTE, WARNING};
 
 pub fn exec(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let options = super::options(&args.project)?;
+    let options = super::options(&args.project, true)?;
     let project = match jiti_core::resolve::Project::load(&options) {
         Ok(p) => p,
         // An invalid jiti.toml is a finding of `check`, not a failure to run it.

@@ -38,7 +38,7 @@ pub fn exec(args: DeployArgs) -> anyhow::Result<ExitCode> {
         jobs: args.jobs,
         ttl: args.ttl,
         now: SystemTime::now(),
-        deployer: jiti_core::git::user(&project.git.root),
+        deployer: super::deployer(&project),
         skip_checks: args.skip_checks,
         ..DeployOptions::default()
     };

@@ -24,9 +24,26 @@ pub fn exec(args: EnvsArgs) -> anyhow::Result<ExitCode> {
     let all: Vec<_> = stacks.into_values().flat_map(|m| m.into_values()).collect();
     let selected: Vec<&str> = project.selected_apps().map(|a| a.name.as_str()).collect();
     let rows: Vec<_> = inventory::environments(&project, &all, &branches).into_iter().filter(|r| selected.contains(&r.app.as_str())).collect();
+    // Which regions were listed, and where each came from: a region found in the wrong place (an
+    // old AWS_REGION, another profile) is the first thing to rule out when an environment is missing.
+    let mut regions: Vec<(String, String, Vec<String>)> = Vec::new();
+    for app in project.selected_apps() {
+        let from = app.region_source.to_string();
+        match regions.iter_mut().find(|(r, f, _)| *r == app.region && *f == from) {
+            Some((_, _, apps)) => apps.push(app.name.clone()),
+            None => regions.push((app.region.clone(), from, vec![app.name.clone()])),
+        }
+    }
     if args.cloud.json {
-        output::print_json(&json!({"environments": rows, "api_calls": super::calls_json(&counter)}))?;
+        let regions: Vec<_> = regions.iter().map(|(region, from, apps)| json!({"region": region, "from": from, "apps": apps})).collect();
+        output::print_json(&json!({"environments": rows, "regions": regions, "api_calls": super::calls_json(&counter)}))?;
         return Ok(ExitCode::SUCCESS);
+    }
+    {
+        let mut err = anstream::stderr().lock();
+        for (region, from, apps) in &regions {
+            writeln!(err, "{DIM}region {region} ({from}): {}{DIM:#}", apps.join(", "))?;
+        }
     }
     let mut out = output::stdout();
     if rows.is_empty() {

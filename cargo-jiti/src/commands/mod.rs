@@ -20,9 +20,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use jiti_core::discovery::Selection;
 use jiti_core::git::{self, BranchHints};
-use jiti_core::resolve::{Options, Project};
+use jiti_core::resolve::{ChainRegion, Options, Project, RegionChain};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use jiti_core::cloud::{Aws, CallCounter, ConnectOptions, Target};
 use jiti_core::resolve::ResolvedApp;
@@ -49,8 +50,10 @@ pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What the process contributes to a project: flags, working directory and environment variables.
-/// This is the only place the binary reads the environment for `jiti-core`.
-pub fn options(args: &ProjectArgs) -> anyhow::Result<Options> {
+/// This is the only place the binary reads the environment for `jiti-core`. `offline` commands
+/// (`render`, `check`) need no region unless a template uses `aws.region`, and never ask EC2
+/// instance metadata for one (off EC2 that costs seconds of timeouts per command).
+pub fn options(args: &ProjectArgs, offline: bool) -> anyhow::Result<Options> {
     let cwd = std::env::current_dir().context("failed to read the current directory")?;
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Ok(Options {
@@ -61,12 +64,44 @@ pub fn options(args: &ProjectArgs) -> anyhow::Result<Options> {
             cwd,
         },
         branch: BranchHints { flag: args.branch.clone(), ci_vars: git::ci_vars(var) },
-        default_region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+        region_chain: region_chain(!offline),
+        process_env: jiti_core::resolve::ProcessEnv::new(|name| std::env::var(name).ok()),
+        region_optional: offline,
     })
 }
 
+/// The AWS config chain's region per profile, as the AWS CLI finds it, looked up once per profile.
+fn region_chain(instance_metadata: bool) -> RegionChain {
+    let seen: Mutex<HashMap<Option<String>, Option<ChainRegion>>> = Mutex::default();
+    RegionChain::new(move |profile| {
+        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.entry(profile.map(str::to_owned))
+            .or_insert_with(|| {
+                // Called while a project loads, before any command runtime exists.
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(jiti_core::cloud::chain_region(profile, instance_metadata))
+            })
+            .clone()
+    })
+}
+
+/// Who deploys, for the release record: git's author identity (its variables, then its config).
+pub fn deployer(project: &Project) -> Option<String> {
+    git::user(&project.git.root, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// Loads the project for a command that talks to AWS: every app needs a region.
 pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Project> {
-    let project = Project::load(&options(args)?)?;
+    load(args, false)
+}
+
+/// Loads the project for an offline command (`render`): an app may lack a region.
+pub fn load_offline_project(args: &ProjectArgs) -> anyhow::Result<Project> {
+    load(args, true)
+}
+
+fn load(args: &ProjectArgs, offline: bool) -> anyhow::Result<Project> {
+    let project = Project::load(&options(args, offline)?)?;
     crate::output::hide(project.secrets());
     Ok(project)
 }

@@ -12,7 +12,7 @@ use crate::cli::RenderArgs;
 use crate::output::{self, DIM, GOOD, NOTE};
 
 pub fn exec(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let project = super::load_project(&args.project)?;
+    let project = super::load_offline_project(&args.project)?;
     let apps: Vec<_> = project.selected_apps().collect();
     if args.stdout && apps.len() != 1 {
         let names: Vec<_> = apps.iter().map(|a| a.name.as_str()).collect();
@@ -42,7 +42,13 @@ pub fn exec(args: RenderArgs) -> anyhow::Result<ExitCode> {
     for r in &rendered {
         let path = render::write(&project, r)?;
         if args.json {
-            summaries.push(summary(r, &path));
+            let mut s = summary(r, &path);
+            if let Some(app) = project.app(&r.app) {
+                s["region"] = json!((!app.region.is_empty()).then_some(&app.region));
+                s["region_source"] = json!(app.region_source);
+                s["region_from"] = json!(app.region_source.to_string());
+            }
+            summaries.push(s);
         } else {
             print_human(r, &path, &project.workspace_root);
         }
@@ -66,7 +72,8 @@ fn summary(r: &Rendered, path: &std::path::Path) -> serde_json::Value {
         "stack_name": r.stack_name,
         "template": path,
         "hash": r.template.hash(),
-        "resources": r.template.resources().count(),
+        "resources": r.template.all_resources().len(),
+        "loop_resources": r.template.loop_resources(),
         "tagged": r.tags.tagged,
         "untaggable": r.tags.untaggable,
         "not_injectable": r.tags.not_injectable,
@@ -78,8 +85,12 @@ fn print_human(r: &Rendered, path: &std::path::Path, root: &std::path::Path) {
     let mut err = anstream::stderr().lock();
     let shown = path.strip_prefix(root).unwrap_or(path);
     let _ = writeln!(err, "{GOOD}{:>12}{GOOD:#} {} {DIM}({} → stack {}){DIM:#} → {}", "Rendered", r.app, r.environment.name, r.stack_name, shown.display());
-    let resources = r.template.resources().count();
-    let _ = writeln!(err, "{:>12} {resources} resources, {} tagged, {} untaggable", "", r.tags.tagged, r.tags.untaggable.len());
+    let resources = r.template.all_resources().len();
+    let loops = match r.template.loop_resources() {
+        0 => String::new(),
+        n => format!(" ({n} in Fn::ForEach loops)"),
+    };
+    let _ = writeln!(err, "{:>12} {resources} resources{loops}, {} tagged, {} untaggable", "", r.tags.tagged, r.tags.untaggable.len());
     for s in r.tags.untaggable.iter().chain(&r.tags.not_injectable) {
         let _ = writeln!(err, "{:>12} {NOTE}note{NOTE:#}: `{}` ({}) not tagged: {}", "", s.resource, s.resource_type, s.reason);
     }

@@ -36,7 +36,7 @@ pub fn exec(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let counter = CallCounter::default();
     let progress = Progress::new();
     let method = args.method.into();
-    let options = DeployOptions { method, timeout: args.timeout, now: SystemTime::now(), deployer: jiti_core::git::user(&project.git.root), ..DeployOptions::default() };
+    let options = DeployOptions { method, timeout: args.timeout, now: SystemTime::now(), deployer: super::deployer(&project), ..DeployOptions::default() };
     let (target, result) = super::block_on(&progress, async {
         let apis = super::connect(&project.apps, &args.cloud.connect, &counter).await;
         let api = apis.get(&jiti_core::deploy::target(app)).context("no AWS client for the app's region")?;

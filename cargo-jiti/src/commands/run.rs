@@ -29,7 +29,7 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         ttl: args.ttl,
         now: SystemTime::now(),
-        deployer: jiti_core::git::user(&project.git.root),
+        deployer: super::deployer(&project),
         ..DeployOptions::default()
     };
     let outputs: Vec<(String, String, BTreeMap<String, String>)> = super::block_on(&progress, async {
@@ -61,9 +61,16 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (program, rest) = args.command.split_first().context("no command given")?;
     let mut command = tokio::process::Command::new(program);
     command.args(rest).env("JITI_ENV", &environment.name).env("JITI_BRANCH", &environment.branch);
+    let mut named: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (app, _, values) in &outputs {
         for (key, value) in values {
-            command.env(variable(app, key), value);
+            let name = variable(app, key);
+            // `Url` and `URL` would both be JITI_APP_URL: one would silently hide the other.
+            if let Some((first_app, first_key)) = named.get(&name) {
+                bail!("outputs `{first_key}` of app `{first_app}` and `{key}` of app `{app}` would both be the variable {name}; rename one of them in its template");
+            }
+            named.insert(name.clone(), (app.clone(), key.clone()));
+            command.env(name, value);
         }
     }
     let status = super::runtime()?.block_on(supervise(command, program))?;
