@@ -115,7 +115,9 @@ pub fn builtin(template: &Template, strict: bool) -> Vec<Violation> {
             }
             _ => {}
         }
-        if let Some(props) = props {
+        // A VPC endpoint's policy limits what callers inside the VPC reach through the endpoint:
+        // `*` there is AWS's default full-access endpoint policy, not a grant to the internet.
+        if let Some(props) = props.filter(|_| ty != "AWS::EC2::VPCEndpoint") {
             let mut public = BTreeSet::new();
             public_statements(props, "", &mut public);
             for at in public {

@@ -137,8 +137,13 @@ impl Template {
         let Some(top) = self.value.as_object() else {
             return Err(err("", "a template must be a mapping with a `Resources` section".into()));
         };
+        // SAM's `Globals` is a section of templates that the SAM transform expands.
+        let sam = top.get("Transform").is_some_and(|t| t.as_str().map_or_else(|| t.as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("AWS::Serverless")))), |x| x.starts_with("AWS::Serverless")));
         for key in top.keys() {
-            if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+            if key == "Globals" && !sam {
+                return Err(err("/Globals", "`Globals` is a section of SAM templates: add `Transform: AWS::Serverless-2016-10-31`".into()));
+            }
+            if !TOP_LEVEL_KEYS.contains(&key.as_str()) && key != "Globals" {
                 let hint = TOP_LEVEL_KEYS
                     .iter()
                     .find(|k| strsim::jaro_winkler(key, k) >= 0.85)
