@@ -604,6 +604,26 @@ mod tests {
     }
 
     #[test]
+    fn resources_of_nested_loops_are_resources() {
+        let t = Template::parse(
+            "Transform: AWS::LanguageExtensions\nResources:\n  Plain:\n    Type: AWS::SNS::Topic\n  Fn::ForEach::Envs:\n    - Env\n    - [a, b]\n    - Queue${Env}:\n        Type: AWS::SQS::Queue\n      Fn::ForEach::Kinds:\n        - Kind\n        - [x, y]\n        - Table${Env}${Kind}:\n            Type: AWS::DynamoDB::Table\n",
+        )
+        .unwrap();
+        let ids: Vec<&str> = t.all_resources().into_iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["Plain", "Queue${Env}", "Table${Env}${Kind}"]);
+        assert_eq!(t.loop_resources(), 2);
+        let mut value = t.value.clone();
+        let untagged = crate::check::missing_tags_in(&t);
+        assert_eq!(untagged.len(), 3, "{untagged:?}");
+        use crate::tagging::*;
+        let tags: Vec<(String, String)> = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY].iter().map(|k| ((*k).to_owned(), "x".to_owned())).collect();
+        let report = inject(&mut value, &tags).unwrap();
+        assert_eq!(report.tagged, 3);
+        let tagged = Template::parse(&value.to_string()).unwrap();
+        assert_eq!(crate::check::missing_tags_in(&tagged), vec![], "nested loop resources are tagged too");
+    }
+
+    #[test]
     fn a_block_scalar_ending_the_file_keeps_no_line_break_it_does_not_have() {
         let value = |text: &str| Template::parse(text).unwrap().value["Resources"]["R"]["Properties"]["Code"].clone();
         let head = "Resources:\n  R:\n    Type: AWS::Lambda::Function\n    Properties:\n      Code: |\n        line one\n        line two";

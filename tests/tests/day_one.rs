@@ -93,8 +93,8 @@ fn stack_parameters_are_checked_then_passed_and_a_secret_from_the_environment_is
         template,
         &(repo.read(template).replace(
             "Resources:\n",
-            "Parameters:\n  QueueName:\n    Type: String\n    AllowedPattern: '[a-z0-9-]+'\n  DbPassword:\n    Type: String\n    NoEcho: true\n    MinLength: 8\n  Stage:\n    Type: String\n    Default: dev\n    AllowedValues: [dev, prod]\nResources:\n  NamedQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Ref QueueName\n      SqsManagedSseEnabled: true\n",
-        ) + "  PasswordEcho:\n    Value: !Ref DbPassword\n  NamedQueueName:\n    Value: !GetAtt NamedQueue.QueueName\n"),
+            "Parameters:\n  QueueName:\n    Type: String\n    AllowedPattern: '[a-z0-9-]+'\n  DbPassword:\n    Type: String\n    NoEcho: true\n    MinLength: 8\n  Stage:\n    Type: String\n    Default: dev\n    AllowedValues: [dev, prod]\nResources:\n  NamedQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n      Tags:\n        - Key: queue-name\n          Value: !Ref QueueName\n",
+        ) + "  PasswordEcho:\n    Value: !Ref DbPassword\n  QueueNameEcho:\n    Value: !Ref QueueName\n"),
     );
     repo.commit("a template with parameters");
     let moto = moto();
@@ -144,9 +144,19 @@ fn stack_parameters_are_checked_then_passed_and_a_secret_from_the_environment_is
     // Nothing changed: nothing to do. Then a new value is a change, though the template is the same.
     let again = run(&["deploy", "-p", "billing", "--method", "direct", "--json"], 0).json();
     assert_eq!(again["apps"][0]["result"], "up-to-date", "{again:#}");
+    // (Not committed: moto 5.2.5 fails an update that changes an S3 bucket's tags, as a new
+    // commit's tags would, with a 500 after applying half of it.)
     repo.write(config, &repo.read(config).replace("QueueName = \"jobs-branch\"\n", "QueueName = \"jobs-branch-2\"\n"));
     let changed = run(&["deploy", "-p", "billing", "--method", "direct", "--json"], 0).json();
     assert_eq!(changed["apps"][0]["result"], "updated", "{changed:#}");
+    let parameters_of = |stack: &str| {
+        moto.boto3(&format!("s = c('cloudformation').describe_stacks(StackName='{stack}')['Stacks'][0]\nprint(json.dumps({{p['ParameterKey']: p['ParameterValue'] for p in s.get('Parameters', [])}}))"))
+    };
+    assert_eq!(parameters_of(&stack)["QueueName"], "jobs-branch-2");
+    // A rollback deploys that release's values again (its secret: today's, from the environment).
+    let rolled = run(&["rollback", "-p", "billing", "--steps", "1", "--method", "direct", "--json"], 0).json();
+    assert_eq!(rolled["result"]["result"], "updated", "{rolled:#}");
+    assert_eq!(parameters_of(&stack)["QueueName"], "jobs-branch");
 
     for (command, output) in &seen {
         assert!(!output.contains(DB_PASSWORD), "`cargo jiti {command}` printed the secret:\n{output}");
@@ -155,7 +165,7 @@ fn stack_parameters_are_checked_then_passed_and_a_secret_from_the_environment_is
     let got = moto.boto3(&format!(
         "s = c('cloudformation').describe_stacks(StackName='{stack}')['Stacks'][0]\nprint(json.dumps({{'parameters': {{p['ParameterKey']: p['ParameterValue'] for p in s.get('Parameters', [])}}, 'outputs': {{o['OutputKey']: o['OutputValue'] for o in s.get('Outputs', [])}}}}))"
     ));
-    assert_eq!(got["parameters"]["QueueName"], "jobs-branch-2", "{got:#}");
+    assert_eq!(got["parameters"]["QueueName"], "jobs-branch", "{got:#}");
     assert_eq!(got["parameters"]["Stage"], "prod", "{got:#}");
     assert_eq!(got["outputs"]["PasswordEcho"], DB_PASSWORD, "{got:#}");
 }
