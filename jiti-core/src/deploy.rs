@@ -628,10 +628,19 @@ async fn run<A: StackApi>(
     };
     match started {
         Ok(()) => {}
-        Err(e) if e.is_no_updates() => {
-            observer.note(name, "no changes");
-            return Ok((Outcome::NoChanges, previous_outputs));
-        }
+        // The SDK retries a call whose answer was lost (a 5xx, a timeout), and the retry of an
+        // update CloudFormation had already taken answers "No updates" (seen on the emulator: a
+        // 500 after half an update, then this). A stack that changed since it was read was
+        // changed by this deploy: follow it rather than report that nothing changed.
+        Err(e) if e.is_no_updates() => match api.describe_stack(stack).await? {
+            Some(s) if s.in_progress() || s.last_change() != current.as_ref().and_then(Stack::last_change) => {
+                observer.note(name, &format!("UpdateStack answered \"no updates\", but the stack changed since it was read ({}): following it", s.status));
+            }
+            _ => {
+                observer.note(name, "no changes");
+                return Ok((Outcome::NoChanges, previous_outputs));
+            }
+        },
         // Whether the operation started is unknown: look, and follow it if it did.
         Err(e) if e.may_have_started() => match api.describe_stack(stack).await? {
             Some(s) if s.in_progress() => observer.note(name, &format!("{e}; but CloudFormation is working on the stack ({}): following it", s.status)),
@@ -779,12 +788,15 @@ pub(crate) mod tests {
         calls: Mutex<Vec<&'static str>>,
         /// The account's stacks by name, page by page, for the listing tests.
         pages: Vec<Vec<&'static str>>,
+        /// UpdateStack answers "No updates are to be performed", having applied the update first
+        /// (`Some(true)`: an earlier attempt's answer was lost) or not (`Some(false)`).
+        update_answers_no_updates: Option<bool>,
     }
 
     impl Fake {
         fn new(statuses: &[Option<&'static str>], events: Vec<StackEvent>) -> Fake {
             let tags = BTreeMap::from([(tagging::KEY_APP.to_owned(), "queue".to_owned())]);
-            Fake { statuses: Mutex::new(statuses.iter().copied().collect()), tags, events, calls: Mutex::default(), pages: Vec::new() }
+            Fake { statuses: Mutex::new(statuses.iter().copied().collect()), tags, events, calls: Mutex::default(), pages: Vec::new(), update_answers_no_updates: None }
         }
         fn call(&self, name: &'static str) {
             self.calls.lock().unwrap().push(name);
@@ -793,7 +805,9 @@ pub(crate) mod tests {
             self.calls.lock().unwrap().clone()
         }
         fn stack(&self, status: &str) -> Stack {
-            Stack { name: "queue-feature-x".into(), status: status.into(), tags: self.tags.clone(), ..Stack::default() }
+            let applied = self.update_answers_no_updates == Some(true) && self.calls().contains(&"UpdateStack");
+            let updated = applied.then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+            Stack { name: "queue-feature-x".into(), status: status.into(), tags: self.tags.clone(), updated, ..Stack::default() }
         }
     }
 
@@ -831,7 +845,10 @@ pub(crate) mod tests {
         }
         async fn update_stack(&self, _: &ChangeSetRequest) -> Result<(), CloudError> {
             self.call("UpdateStack");
-            Ok(())
+            match self.update_answers_no_updates {
+                Some(_) => Err(CloudError { code: Some("ValidationError".into()), status: Some(400), ..CloudError::other("CloudFormation.UpdateStack", "No updates are to be performed.") }),
+                None => Ok(()),
+            }
         }
         async fn delete_change_set(&self, _: &str, _: &str) -> Result<(), CloudError> {
             self.call("DeleteChangeSet");
@@ -944,6 +961,22 @@ pub(crate) mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let result = runtime.block_on(deploy_one(&project, &project.apps[0], fake, current, &DepOutputs::new(), &options(timeout_ms), &log));
         (result.outcome, log.0.into_inner().unwrap())
+    }
+
+    #[test]
+    fn no_updates_after_a_lost_answer_is_an_update_and_otherwise_no_change() {
+        let direct = DeployOptions { method: Method::Direct, ..options(5_000) };
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        for (applied, expected) in [(true, "updated"), (false, "no-changes")] {
+            let fake = Fake { update_answers_no_updates: Some(applied), ..Fake::new(&[Some("UPDATE_COMPLETE")], Vec::new()) };
+            let current = fake.stack("UPDATE_COMPLETE");
+            let log = Log::default();
+            let result = runtime.block_on(deploy_one(&project, &project.apps[0], &fake, Some(current), &DepOutputs::new(), &direct, &log));
+            let word = serde_json::to_value(&result.outcome).unwrap()["result"].clone();
+            assert_eq!(word, expected, "applied first: {applied}; {:?}", log.0.lock().unwrap());
+        }
     }
 
     #[test]
