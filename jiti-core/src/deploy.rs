@@ -264,11 +264,8 @@ pub fn parameters_match(stack: &Stack, given: &[(String, String)], template: &cr
     let wanted = |name: &str| -> Option<String> {
         given.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| {
             declared.get(name).and_then(|p| p.get("Default")).and_then(|d| match d {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                Value::Array(items) => Some(items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(",")),
-                _ => None,
+                Value::Array(items) => Some(items.iter().filter_map(crate::template::scalar_text).collect::<Vec<_>>().join(",")),
+                other => crate::template::scalar_text(other),
             })
         })
     };

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::cloud::Change;
+use crate::template::scalar_text;
 use crate::deploy::KEY_EXPIRES_AT;
 
 /// `template` without the resources whose `Condition` is false for these parameter values (given,
@@ -20,7 +21,7 @@ pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .filter_map(|(k, p)| Some((k.clone(), scalar(p.get("Default")?)?)))
+        .filter_map(|(k, p)| Some((k.clone(), scalar_text(p.get("Default")?)?)))
         .collect();
     let value_of = |name: &str| -> Option<String> {
         match name {
@@ -36,15 +37,6 @@ pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &
         });
     }
     out
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// A named condition's value, where it can be told (conditions nest at most a few levels deep;
@@ -63,7 +55,7 @@ fn evaluate(expr: &Value, conditions: &serde_json::Map<String, Value>, value_of:
     let operand = |v: &Value| -> Option<String> {
         match v {
             Value::Object(o) => o.get("Ref").and_then(Value::as_str).and_then(value_of),
-            other => scalar(other),
+            other => scalar_text(other),
         }
     };
     match function.as_str() {

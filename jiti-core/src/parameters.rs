@@ -6,7 +6,8 @@
 use serde_json::Value;
 
 use crate::resolve::StackParameter;
-use crate::template::Template;
+use crate::secrets::is_noecho;
+use crate::template::{Template, scalar_text};
 
 /// One thing wrong with an app's parameters in one environment. `code` is `check`'s finding code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,24 +65,11 @@ pub fn judge(template: &Template, given: &[StackParameter], env: &str) -> Vec<Pr
     out
 }
 
-fn is_noecho(declaration: &Value) -> bool {
-    matches!(declaration.get("NoEcho"), Some(Value::Bool(true))) || declaration.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
-}
-
 /// A constraint's number, written as a number or a string (`MinValue: "1"`), as CloudFormation reads it.
 fn number(v: Option<&Value>) -> Option<f64> {
     match v? {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
@@ -100,7 +88,7 @@ fn constraint_failures(declaration: &Value, value: &str) -> Vec<String> {
             continue;
         }
         if let Some(allowed) = declaration.get("AllowedValues").and_then(Value::as_array) {
-            let allowed: Vec<String> = allowed.iter().filter_map(text).collect();
+            let allowed: Vec<String> = allowed.iter().filter_map(scalar_text).collect();
             let equal = |a: &String| a == item || (numeric && a.parse::<f64>().ok() == item.parse::<f64>().ok());
             if !allowed.iter().any(equal) {
                 out.push(format!("is not one of AllowedValues ({})", allowed.join(", ")));

@@ -52,7 +52,8 @@ pub fn noecho_parameters(template: &Template) -> Vec<String> {
     template.section("Parameters").filter(|(_, p)| is_noecho(p)).map(|(name, _)| name.clone()).collect()
 }
 
-fn is_noecho(parameter: &Value) -> bool {
+/// A template parameter declared `NoEcho: true` (or `"true"`).
+pub fn is_noecho(parameter: &Value) -> bool {
     matches!(parameter.get("NoEcho"), Some(Value::Bool(true))) || parameter.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 

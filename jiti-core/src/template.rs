@@ -215,6 +215,17 @@ pub fn resources_mut(template: &mut Value) -> Vec<(&String, &mut Value)> {
     out
 }
 
+/// The text CloudFormation makes of a scalar where it wants a string (a parameter value, a
+/// `Default`, an `Fn::Equals` operand): strings as they are, numbers and booleans written out.
+pub fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
 /// `~` and `/` escaped as in RFC 6901.
 pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
