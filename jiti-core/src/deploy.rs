@@ -545,10 +545,8 @@ async fn run<A: StackApi>(
     let deadline = Instant::now() + options.timeout;
 
     if let Some(s) = &current {
-        match s.tags.get(tagging::KEY_APP) {
-            Some(owner) if owner != name => return Err(fail(format!("stack `{stack}` belongs to app `{owner}`, not `{name}`: rename one of the apps"))),
-            None => return Err(fail(format!("stack `{stack}` exists but was not made by cargo-jiti (no `{}` tag); refusing to touch it", tagging::KEY_APP))),
-            _ => {}
+        if let Err(why) = tagging::owned_by(&s.tags, name) {
+            return Err(fail(format!("stack `{stack}` exists but {why}")));
         }
         if s.in_progress() {
             observer.note(name, &format!("stack {stack} is busy ({}): waiting for that operation to finish", s.status));
@@ -792,7 +790,7 @@ pub(crate) mod tests {
 
     impl Fake {
         fn new(statuses: &[Option<&'static str>], events: Vec<StackEvent>) -> Fake {
-            let tags = BTreeMap::from([(tagging::KEY_APP.to_owned(), "queue".to_owned())]);
+            let tags = BTreeMap::from([(tagging::KEY_APP.to_owned(), "queue".to_owned()), (tagging::KEY_MANAGED_BY.to_owned(), tagging::MANAGED_BY.to_owned())]);
             Fake { statuses: Mutex::new(statuses.iter().copied().collect()), tags, events, calls: Mutex::default(), pages: Vec::new(), update_answers_no_updates: None }
         }
         fn call(&self, name: &'static str) {
@@ -1037,6 +1035,13 @@ pub(crate) mod tests {
         let (outcome, _) = run_one(&fake, Some(existing), 5_000);
         assert!(matches!(&outcome, Outcome::Failed { error, .. } if error.contains("belongs to app `billing`")), "{outcome:?}");
         assert!(!fake.calls().contains(&"CreateChangeSet"));
+        // Another tool's stack with a copied `jiti:app` tag is not cargo-jiti's either.
+        let mut fake = Fake::new(&[Some("CREATE_COMPLETE")], Vec::new());
+        fake.tags.remove(tagging::KEY_MANAGED_BY);
+        let existing = fake.stack("CREATE_COMPLETE");
+        let (outcome, _) = run_one(&fake, Some(existing), 5_000);
+        assert!(matches!(&outcome, Outcome::Failed { error, .. } if error.contains("its tags: no `jiti:managed-by`, `jiti:app=queue`")), "{outcome:?}");
+        assert!(!fake.calls().iter().any(|c| c.contains("ChangeSet") || c.contains("Stack") && *c != "DescribeStacks"), "{:?}", fake.calls());
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
             let stack = stacks.get(&target(app)).and_then(|s| s.get(&stack_name));
             let refused = match stack {
                 None => None,
-                Some(s) if s.tags.get(tagging::KEY_APP) != Some(&app.name) => Some(format!("not made by cargo-jiti for `{}` (its `{}` tag says otherwise)", app.name, tagging::KEY_APP)),
+                Some(s) if tagging::owned_by(&s.tags, &app.name).is_err() => tagging::owned_by(&s.tags, &app.name).err(),
                 Some(_) if protected && !allow_protected => Some(format!("`{environment}` is a protected environment: add --allow-protected to destroy it")),
                 Some(s) if s.in_progress() => Some(format!("an operation is in progress ({})", s.status)),
                 Some(_) => None,
@@ -59,6 +59,8 @@ pub struct Deleted {
     pub stack_name: String,
     pub deleted: bool,
     pub error: Option<String>,
+    /// Why it was not deleted after all, when it was judged again and kept (gc).
+    pub kept: Option<String>,
     pub seconds: f64,
 }
 
@@ -84,7 +86,15 @@ pub async fn execute<A: StackApi>(project: &Project, items: &[Item], apis: &BTre
 pub async fn delete_stack<A: StackApi>(api: &A, app: &str, stack: &str, options: &DeployOptions, observer: &dyn Observer) -> Deleted {
     let start = Instant::now();
     let result: Result<(), String> = async {
-        let mut seen: HashSet<String> = api.stack_events(stack).await.map_err(|e| e.to_string())?.into_iter().map(|e| e.id).collect();
+        // A stack already gone (deleted by someone else since the plan) is what was wanted.
+        let mut seen: HashSet<String> = match api.stack_events(stack).await {
+            Ok(events) => events.into_iter().map(|e| e.id).collect(),
+            Err(e) if e.is_missing_stack() => {
+                observer.status(app, stack, "DELETE_COMPLETE");
+                return Ok(());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         observer.note(app, &format!("deleting stack {stack}"));
         api.delete_stack(stack).await.map_err(|e| e.to_string())?;
         match deploy::wait(api, stack, &mut seen, start + options.timeout, options, observer, app).await {
@@ -95,5 +105,5 @@ pub async fn delete_stack<A: StackApi>(api: &A, app: &str, stack: &str, options:
         }
     }
     .await;
-    Deleted { app: app.to_owned(), stack_name: stack.to_owned(), deleted: result.is_ok(), error: result.err(), seconds: start.elapsed().as_secs_f64() }
+    Deleted { app: app.to_owned(), stack_name: stack.to_owned(), deleted: result.is_ok(), error: result.err(), kept: None, seconds: start.elapsed().as_secs_f64() }
 }

@@ -273,13 +273,25 @@ pub struct BranchKnowledge {
 
 /// Local and remote-tracking branches, and whether their absence means anything: a CI checkout
 /// (shallow, one branch fetched) knows almost no branches, so every environment would look orphaned.
-pub fn branch_knowledge(root: &Path) -> Result<BranchKnowledge, GitError> {
+///
+/// `running_for` is the branch the command runs for (HEAD's, `--branch` or the CI variable's). A
+/// clone with a remote but no remote-tracking branch at all, or a detached checkout (how CI jobs
+/// check out, often after fetching their own ref only), cannot prove any branch gone.
+pub fn branch_knowledge(root: &Path, running_for: &str) -> Result<BranchKnowledge, GitError> {
     let read = |source| GitError::Read { root: root.to_owned(), source };
     let repo = Repository::open(root).map_err(read)?;
     let branches = branches(root)?;
     let mut reasons = Vec::new();
     if repo.is_shallow() {
         reasons.push("the repository is a shallow clone".to_owned());
+    }
+    let remotes: Vec<String> = repo.remotes().map_err(read)?.iter().flatten().map(str::to_owned).collect();
+    if !remotes.is_empty() && !branches.has_remote_refs {
+        reasons.push(format!("remote `{}` is configured but this clone has no remote-tracking branch (a checkout of one ref?)", remotes.join("`, `")));
+    } else if !remotes.is_empty() && repo.head_detached().unwrap_or(false) {
+        // How CI jobs check out: the refs they fetched may be their own branch's and nothing else,
+        // and nothing here tells a complete fetch from a partial one.
+        reasons.push(format!("HEAD is detached (a CI checkout, building `{running_for}`?): the refs this clone fetched may be only some of the remote's branches"));
     }
     for name in repo.remotes().map_err(read)?.iter().flatten() {
         let remote = repo.find_remote(name).map_err(read)?;

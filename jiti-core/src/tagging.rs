@@ -17,6 +17,19 @@ pub const KEY_VERSION: &str = "jiti:version";
 pub const KEY_COMMIT: &str = "jiti:commit";
 pub const KEY_MANAGED_BY: &str = "jiti:managed-by";
 pub const MANAGED_BY: &str = "cargo-jiti";
+
+/// Whether a stack is cargo-jiti's own for `app`: tagged `jiti:managed-by=cargo-jiti` *and*
+/// `jiti:app=<app>`. A stack another tool made under the name cargo-jiti would use (even one
+/// carrying a copied `jiti:app` tag) is never taken over, updated or deleted. The error says why,
+/// naming the tags found.
+pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, app: &str) -> Result<(), String> {
+    let shown = |k: &str| tags.get(k).map_or_else(|| format!("no `{k}`"), |v| format!("`{k}={v}`"));
+    match (tags.get(KEY_MANAGED_BY).map(String::as_str), tags.get(KEY_APP).map(String::as_str)) {
+        (Some(MANAGED_BY), Some(owner)) if owner == app => Ok(()),
+        (Some(MANAGED_BY), Some(owner)) => Err(format!("belongs to app `{owner}`, not `{app}`: rename one of the apps")),
+        _ => Err(format!("was not made by cargo-jiti for app `{app}` (its tags: {}, {}); refusing to touch it", shown(KEY_MANAGED_BY), shown(KEY_APP))),
+    }
+}
 /// Every resource carries these keys (`check` verifies it).
 pub const JITI_KEYS: [&str; 6] = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY];
 /// AWS allows 50 user tags per resource.

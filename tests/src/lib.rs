@@ -476,3 +476,25 @@ fn proxy_one(mut client: std::net::TcpStream, upstream: &str, decide: impl FnOnc
     client.write_all(&response)?;
     Ok(())
 }
+
+/// Starts `cmd` and returns once a line of its stderr contains `needle` (and the lines so far).
+pub fn start_until(cmd: &mut Command, needle: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>, String) {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start cargo-jiti");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push_str(&(line + "\n")),
+            Err(_) => panic!("no `{needle}` on stderr; so far:\n{seen}"),
+        }
+    }
+    (child, rx, seen)
+}

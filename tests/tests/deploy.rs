@@ -208,7 +208,23 @@ fn a_stack_of_another_app_or_tool_is_never_touched() {
     let run = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--json"]).expect(2);
     assert!(run.json()["apps"][0]["error"].as_str().is_some_and(|e| e.contains("was not made by cargo-jiti")), "{}", run.stdout);
     let destroy = moto.jiti(repo.path(), &["destroy", "-p", "billing", "--yes"]).expect(2);
-    assert!(destroy.stdout.contains("kept: not made by cargo-jiti"), "{}", destroy.stdout);
+    assert!(destroy.stdout.contains("kept: was not made by cargo-jiti for app `billing`"), "{}", destroy.stdout);
+
+    // Another tool's stack that copied the `jiti:app` tag is still not cargo-jiti's: its template
+    // is never replaced, and it is never deleted.
+    let other = shop_on("feature/copied-tag");
+    let copied = moto.jiti(other.path(), &["render", "-p", "billing", "--json"]).expect(0).json()["apps"][0]["stack_name"].as_str().expect("stack").to_owned();
+    moto.boto3(&format!(
+        "c('cloudformation').create_stack(StackName={copied:?}, TemplateBody=json.dumps({{'Resources': {{'Q': {{'Type': 'AWS::SQS::Queue'}}}}}}), Tags=[{{'Key': 'jiti:app', 'Value': 'billing'}}])\nprint('null')"
+    ));
+    let before = moto.boto3(&format!("print(json.dumps(c('cloudformation').get_template(StackName={copied:?})['TemplateBody']))"));
+    // (A rollback deploys through the same path.)
+    let refused = moto.jiti(other.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(2);
+    assert!(refused.json()["apps"][0]["error"].as_str().is_some_and(|e| e.contains("its tags: no `jiti:managed-by`, `jiti:app=billing`")), "{}", refused.stdout);
+    let destroy = moto.jiti(other.path(), &["destroy", "-p", "billing", "--yes"]).expect(2);
+    assert!(destroy.stdout.contains("its tags: no `jiti:managed-by`, `jiti:app=billing`"), "{}", destroy.stdout);
+    let after = moto.boto3(&format!("print(json.dumps(c('cloudformation').get_template(StackName={copied:?})['TemplateBody']))"));
+    assert_eq!(before, after, "the other tool's template is untouched");
 }
 
 #[test]

@@ -2,10 +2,9 @@
 //! that never answers, the emulator dying in the middle of a deploy, and an interrupt while a
 //! stack operation runs. Each ends in a clear error and a state the next run can finish from.
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use jiti_tests::{Moto, Repo, jiti_against};
+use jiti_tests::{Moto, Repo, jiti_against, start_until};
 
 fn shop_on(branch: &str) -> Repo {
     let repo = Repo::from_fixture("shop");
@@ -56,28 +55,6 @@ fn unreachable_endpoints_are_one_line_errors_naming_the_endpoint() {
     assert_eq!(out.status.code(), Some(2));
     assert_one_line_error(&String::from_utf8_lossy(&out.stderr), &silent_at, "did not answer in time");
     assert!(start.elapsed() < std::time::Duration::from_secs(30), "the API timeout was not honoured: {:?}", start.elapsed());
-}
-
-/// Starts `cmd` and returns once a line of its stderr contains `needle` (and the lines so far).
-fn start_until(cmd: &mut Command, needle: &str) -> (Child, std::sync::mpsc::Receiver<String>, String) {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start cargo-jiti");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => seen.push_str(&(line + "\n")),
-            Err(_) => panic!("no `{needle}` on stderr; so far:\n{seen}"),
-        }
-    }
-    (child, rx, seen)
 }
 
 /// Sends SIGINT to `child`, as Ctrl-C would; returns its exit code and the rest of its stderr.

@@ -19,7 +19,7 @@ use crate::progress::Progress;
 pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
     let project_args = ProjectArgs { packages: Vec::new(), workspace: true, manifest_path: args.manifest_path.clone(), branch: None };
     let project = super::load_project(&project_args)?;
-    let knowledge = jiti_core::git::branch_knowledge(&project.git.root)?;
+    let knowledge = jiti_core::git::branch_knowledge(&project.git.root, &project.git.branch)?;
     let remote_branches = match &args.remote {
         Some(remote) => Some(jiti_core::git::remote_branches(&project.git.root, remote)?),
         None => None,
@@ -33,7 +33,8 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
         // The error names the call and the endpoint: one line says it all.
         let seen = gc::look(&project, &apis).await?;
         let plan = gc::plan(&project, &seen, &knowledge, &options)?;
-        let done = if args.yes { gc::execute(&plan, &apis, args.jobs, &wait, &progress).await } else { gc::Done::default() };
+        let judge = gc::Judge { project: &project, knowledge: &knowledge, options: &options };
+        let done = if args.yes { gc::execute(&plan, &apis, args.jobs, &judge, &wait, &progress).await } else { gc::Done::default() };
         Ok::<_, anyhow::Error>((plan, done))
     })?;
     progress.finish();
@@ -51,10 +52,11 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 Reason::Expired { expired_at } => format!("expired at {expired_at}"),
                 Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
             };
-            let (style, what) = match done.stacks.iter().find(|d| d.stack_name == c.stack_name) {
-                None => (WARNING, "would delete"),
-                Some(d) if d.deleted => (GOOD, "deleted"),
-                Some(_) => (ERROR, "FAILED to delete"),
+            let (style, what, why) = match done.stacks.iter().find(|d| d.stack_name == c.stack_name) {
+                None => (WARNING, "would delete", why),
+                Some(d) if d.deleted => (GOOD, "deleted", why),
+                Some(d) if d.kept.is_some() => (NOTE, "kept", d.kept.clone().unwrap_or_default()),
+                Some(_) => (ERROR, "FAILED to delete", why),
             };
             writeln!(out, "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}", c.stack_name, c.app, c.environment)?;
         }
@@ -65,7 +67,10 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 Owner::EarlierStack { stack_name, stack_id } => format!("orphan of an earlier stack {stack_name} ({stack_id})"),
             };
             let removed = done.resources.iter().find(|r| r.arn == o.arn);
+            let kept = removed.and_then(|r| r.kept.clone());
+            let why = kept.clone().unwrap_or(why);
             let (style, what) = match (&o.delete, removed.map(|r| r.outcome)) {
+                (Some(_), Some(None)) if kept.is_some() => (NOTE, "kept"),
                 (None, _) => (NOTE, "left for you"),
                 (Some(_), None) => (WARNING, "would delete"),
                 (Some(_), Some(Some(Removal::Deleted))) => (GOOD, "deleted"),
@@ -80,10 +85,10 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
         for k in &plan.kept_resources {
             writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.arn, k.app, k.why)?;
         }
-        for d in done.stacks.iter().filter(|d| !d.deleted) {
+        for d in done.stacks.iter().filter(|d| !d.deleted && d.kept.is_none()) {
             writeln!(out, "{ERROR}error{ERROR:#}: {}: {}", d.stack_name, d.error.as_deref().unwrap_or("unknown error"))?;
         }
-        for r in done.resources.iter().filter(|r| r.outcome.is_none()) {
+        for r in done.resources.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()) {
             writeln!(out, "{ERROR}error{ERROR:#}: {}: {}", r.arn, r.error.as_deref().unwrap_or("unknown error"))?;
         }
         let deletable = plan.resources.iter().filter(|o| o.delete.is_some()).count();
@@ -96,7 +101,11 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 plan.collect.len(),
                 if left > 0 { format!(", {left} left for you") } else { String::new() }
             )?,
-            (false, true) => writeln!(out, "{} stack(s) and {} resource(s) deleted, {failed} failed", done.stacks.len() - done.stacks.iter().filter(|d| !d.deleted).count(), done.resources.iter().filter(|r| r.outcome.is_some()).count())?,
+            (false, true) => {
+                let kept = done.stacks.iter().filter(|d| d.kept.is_some()).count() + done.resources.iter().filter(|r| r.kept.is_some()).count();
+                let kept = if kept > 0 { format!(", {kept} kept (changed since the plan)") } else { String::new() };
+                writeln!(out, "{} stack(s) and {} resource(s) deleted, {failed} failed{kept}", done.stacks.iter().filter(|d| d.deleted).count(), done.resources.iter().filter(|r| r.outcome.is_some()).count())?
+            }
         }
     }
     Ok(if failed > 0 { ExitCode::from(output::EXIT_ERROR) } else { ExitCode::SUCCESS })

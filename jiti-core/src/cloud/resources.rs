@@ -135,10 +135,11 @@ impl ResourceApi for Aws {
         // Each service says "not found" its own way; all of them mean the same here.
         let gone = |e: &CloudError, codes: &[&str]| e.code.as_deref().is_some_and(|c| codes.contains(&c));
         let result = match what {
-            Deletable::S3Bucket { name } => {
-                self.empty_bucket(name).await?;
-                self.s3.delete_bucket().bucket(name).send().await.map(drop).map_err(|e| self.error("S3.DeleteBucket", e))
-            }
+            // A bucket deleted with its stack answers NoSuchBucket already while being emptied.
+            Deletable::S3Bucket { name } => match self.empty_bucket(name).await {
+                Ok(()) => self.s3.delete_bucket().bucket(name).send().await.map(drop).map_err(|e| self.error("S3.DeleteBucket", e)),
+                Err(e) => Err(e),
+            },
             Deletable::DynamoDbTable { name } => c.dynamodb.delete_table().table_name(name).send().await.map(drop).map_err(|e| self.error("DynamoDB.DeleteTable", e)),
             Deletable::SqsQueue { account, name } => {
                 let url = c.sqs.get_queue_url().queue_name(name).queue_owner_aws_account_id(account).send().await.map_err(|e| self.error("SQS.GetQueueUrl", e));
