@@ -217,6 +217,7 @@ pub fn waves(project: &Project, selected: &[usize]) -> Result<Vec<Vec<usize>>, D
 pub fn stack_tags(project: &Project, app: &ResolvedApp, hash: &str, ttl: Option<Duration>, now: SystemTime) -> Vec<(String, String)> {
     let mut tags = project.tags(app);
     tags.push((KEY_TEMPLATE_HASH.to_owned(), hash.to_owned()));
+    tags.push((tagging::KEY_BRANCH_ID.to_owned(), tagging::branch_id(&project.git.branch)));
     if let Some(ttl) = ttl.or(app.ttl).filter(|_| app.environment.ephemeral()) {
         tags.push((KEY_EXPIRES_AT.to_owned(), humantime::format_rfc3339_seconds(now + ttl).to_string()));
     }

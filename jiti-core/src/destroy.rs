@@ -38,8 +38,9 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
             let app = &project.apps[i];
             let environment = env.map_or_else(|| app.environment.name.clone(), str::to_owned);
             let stack_name = app.stack_name_for(env);
-            let protected = app.protected_envs.contains(&environment);
             let stack = stacks.get(&target(app)).and_then(|s| s.get(&stack_name));
+            // The config's word, or the stack's own marker (an environment renamed since).
+            let protected = app.protected_envs.contains(&environment) || stack.is_some_and(|s| tagging::marked_protected(&s.tags));
             let refused = match stack {
                 None => None,
                 Some(s) if tagging::owned_by(&s.tags, &app.name).is_err() => tagging::owned_by(&s.tags, &app.name).err(),

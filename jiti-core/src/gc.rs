@@ -18,7 +18,7 @@ use crate::deploy::{self, DeployOptions, KEY_EXPIRES_AT, Observer, target};
 use crate::destroy::{Deleted, delete_stack};
 use crate::git::BranchKnowledge;
 use crate::resolve::Project;
-use crate::tagging::{self, KEY_APP, KEY_BRANCH, KEY_ENV};
+use crate::tagging::{self, KEY_APP, KEY_ENV};
 
 /// Why an environment is collected.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -192,7 +192,7 @@ fn plan_resources(project: &Project, seen: &Seen, options: &GcOptions, plan: &mu
             }
             // CloudFormation's tag names the stack exactly (whatever the prefix was then).
             let stack_name = tag(CFN_STACK_NAME).map_or_else(|| app.stack_name_in(environment), str::to_owned);
-            if app.protected_envs.iter().any(|p| p == environment || app.stack_name_in(p) == stack_name) {
+            if app.protected_envs.iter().any(|p| p == environment || app.stack_name_in(p) == stack_name) || tagging::marked_protected(&r.tags) {
                 if stacks.is_none_or(|s| !s.contains_key(&stack_name)) {
                     let why = format!("`{environment}` is a protected environment: its resources are never collected, even without their stack `{stack_name}`");
                     plan.kept_resources.push(KeptResource { app: app.name.clone(), arn: r.arn.clone(), why });
@@ -229,11 +229,11 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, k
     }
     let now = options.now.unwrap_or_else(SystemTime::now);
     let mut plan = Plan::default();
-    let local = tagging::sanitize_all(&knowledge.branches.local);
+    let local = &knowledge.branches.local;
     let alive: HashSet<String> = match &options.remote_branches {
         Some(remote) => {
             plan.notes.push(format!("branches judged by the remote's live listing ({} branches) and local ones", remote.len()));
-            local.union(&tagging::sanitize_all(remote)).cloned().collect()
+            local.union(remote).cloned().collect()
         }
         None => {
             if let Some(why) = &knowledge.incomplete {
@@ -242,13 +242,14 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, k
             if !knowledge.branches.has_remote_refs {
                 plan.notes.push("no remote-tracking branches: branches judged by local ones only".into());
             }
-            local.union(&tagging::sanitize_all(&knowledge.branches.remote)).cloned().collect()
+            local.union(&knowledge.branches.remote).cloned().collect()
         }
     };
     // The branch this command runs for is alive, whatever this clone knows of others (a CI job
     // checks out its own ref detached, with no branch of that name).
     let mut alive = alive;
-    alive.insert(tagging::sanitize_value(&project.git.branch));
+    alive.insert(project.git.branch.clone());
+    let alive = tagging::BranchSet::new(&alive);
     // Dependents go first: an app's stacks may import from what it depends on.
     let depth: HashMap<&str, usize> = project
         .apps
@@ -267,16 +268,21 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, k
         }
         *per_app.entry(app.name.clone()).or_default() += 1;
         let tag = |k: &str| stack.tags.get(k).cloned().unwrap_or_default();
-        let (environment, branch) = (tag(KEY_ENV), tag(KEY_BRANCH));
+        let (environment, branch) = (tag(KEY_ENV), alive.name_of(&stack.tags));
         let kept = |why: String| Kept { app: app.name.clone(), stack_name: stack.name.clone(), why };
-        // Protected by its tag, or by its name (whatever its tags say).
+        // Protected by its environment's name or its stack's (whatever its tags say).
         if app.protected_envs.contains(&environment) || app.protected_envs.iter().any(|p| app.stack_name_in(p) == stack.name) {
+            continue;
+        }
+        // Protected by its marker, also after `jiti.toml` renamed or dropped the environment.
+        if tagging::marked_protected(&stack.tags) {
+            plan.kept.push(kept(format!("`{environment}` was deployed as a protected environment (its `{}` tag); delete it with `cargo jiti destroy --env {environment} --allow-protected`", tagging::KEY_PROTECTED)));
             continue;
         }
         let expired = stack.tags.get(KEY_EXPIRES_AT).and_then(|t| humantime::parse_rfc3339(t).ok()).filter(|t| *t < now);
         let last = stack.last_change();
         let too_old = options.max_age.zip(last).filter(|(age, at)| now.duration_since(*at).is_ok_and(|d| d > *age)).map(|(_, at)| at);
-        let reason = if !alive.contains(&branch) {
+        let reason = if !alive.holds(&stack.tags) {
             // A branch newer than this clone's last fetch is unknown here, not gone.
             match (options.remote_branches.is_none(), knowledge.last_fetch, last) {
                 (true, Some(fetched), Some(deployed)) if deployed > fetched => {
@@ -460,7 +466,7 @@ mod tests {
     }
 
     fn stack(name: &str, branch: &str) -> Stack {
-        let tags = [(KEY_APP, "queue"), (KEY_BRANCH, branch), (KEY_ENV, name.trim_start_matches("queue-")), (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY)];
+        let tags = [(KEY_APP, "queue"), (tagging::KEY_BRANCH, branch), (KEY_ENV, name.trim_start_matches("queue-")), (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY)];
         Stack { name: name.into(), id: format!("arn:aws:cloudformation:us-east-1:1:stack/{name}/new"), status: "CREATE_COMPLETE".into(), tags: tags.map(|(k, v)| (k.to_owned(), v.to_owned())).into(), ..Stack::default() }
     }
 

@@ -6,7 +6,7 @@ use crate::cloud::Stack;
 use crate::deploy::KEY_EXPIRES_AT;
 use crate::git::Branches;
 use crate::resolve::Project;
-use crate::tagging::{self, KEY_APP, KEY_BRANCH, KEY_COMMIT, KEY_ENV, KEY_VERSION};
+use crate::tagging::{self, KEY_APP, KEY_COMMIT, KEY_ENV, KEY_VERSION};
 
 /// Where an environment's branch still exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -39,15 +39,17 @@ pub struct EnvStack {
 
 /// The stacks made by cargo-jiti for apps of `project` (any branch), newest first per app.
 pub fn environments(project: &Project, stacks: &[Stack], branches: &Branches) -> Vec<EnvStack> {
-    let (local, remote) = (tagging::sanitize_all(&branches.local), tagging::sanitize_all(&branches.remote));
+    let (local, remote) = (tagging::BranchSet::new(&branches.local), tagging::BranchSet::new(&branches.remote));
+    let known = tagging::BranchSet::new(branches.local.union(&branches.remote));
     let mut rows: Vec<EnvStack> = stacks
         .iter()
         .filter(|s| s.tags.get(tagging::KEY_MANAGED_BY).map(String::as_str) == Some(tagging::MANAGED_BY))
         .filter_map(|s| {
             let app = project.app(s.tags.get(KEY_APP)?)?;
             let tag = |k: &str| s.tags.get(k).cloned().unwrap_or_default();
-            let (branch, environment) = (tag(KEY_BRANCH), tag(KEY_ENV));
-            let branch_presence = match (local.contains(&branch), remote.contains(&branch)) {
+            // The exact name where a known branch is the stack's (`fix#123`, not its tag's `fix_123`).
+            let (branch, environment) = (known.name_of(&s.tags), tag(KEY_ENV));
+            let branch_presence = match (local.holds(&s.tags), remote.holds(&s.tags)) {
                 (true, true) => BranchPresence::LocalAndRemote,
                 (true, false) => BranchPresence::Local,
                 (false, true) => BranchPresence::Remote,
@@ -55,7 +57,7 @@ pub fn environments(project: &Project, stacks: &[Stack], branches: &Branches) ->
             };
             Some(EnvStack {
                 app: app.name.clone(),
-                protected: app.protected_envs.contains(&environment),
+                protected: app.protected_envs.contains(&environment) || tagging::marked_protected(&s.tags),
                 environment,
                 branch,
                 stack_name: s.name.clone(),

@@ -350,6 +350,9 @@ impl Project {
             (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY),
         ]
         .map(|(k, v)| (k.to_owned(), tagging::sanitize_value(v))));
+        if app.environment.protected {
+            tags.push((tagging::KEY_PROTECTED.to_owned(), "true".to_owned()));
+        }
         tags
     }
 }

@@ -16,6 +16,58 @@ pub const KEY_BRANCH: &str = "jiti:branch";
 pub const KEY_VERSION: &str = "jiti:version";
 pub const KEY_COMMIT: &str = "jiti:commit";
 pub const KEY_MANAGED_BY: &str = "jiti:managed-by";
+/// `true` on the stacks and resources of protected environments: they stay protected after the
+/// environment is renamed or removed from `jiti.toml` (gc and destroy read the tag, not only the
+/// config).
+pub const KEY_PROTECTED: &str = "jiti:protected";
+/// On stacks: the first 16 hex digits of the SHA-256 of the exact branch name. `jiti:branch` holds
+/// what a tag value can (`fix#123` becomes `fix_123`); this tells `fix#123` from `fix_123`.
+pub const KEY_BRANCH_ID: &str = "jiti:branch-id";
+
+/// [`KEY_BRANCH_ID`]'s value for a branch.
+pub fn branch_id(branch: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(branch.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a stack's or resource's tags mark it protected ([`KEY_PROTECTED`]).
+pub fn marked_protected(tags: &std::collections::BTreeMap<String, String>) -> bool {
+    tags.get(KEY_PROTECTED).is_some_and(|v| v == "true")
+}
+
+/// A set of exact branch names, to judge stacks by: by [`KEY_BRANCH_ID`] where a stack has it,
+/// else by the sanitized `jiti:branch` (stacks made before the id existed).
+#[derive(Debug, Clone, Default)]
+pub struct BranchSet {
+    /// Branch id → exact name.
+    ids: HashMap<String, String>,
+    sanitized: std::collections::HashSet<String>,
+}
+
+impl BranchSet {
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a String>) -> BranchSet {
+        let mut set = BranchSet::default();
+        for name in names {
+            set.ids.insert(branch_id(name), name.clone());
+            set.sanitized.insert(sanitize_value(name));
+        }
+        set
+    }
+
+    /// Whether the stack with `tags` belongs to a branch of the set.
+    pub fn holds(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        match tags.get(KEY_BRANCH_ID) {
+            Some(id) => self.ids.contains_key(id),
+            None => tags.get(KEY_BRANCH).is_some_and(|b| self.sanitized.contains(b)),
+        }
+    }
+
+    /// The exact name of the stack's branch when it is in the set, else its tag's value.
+    pub fn name_of(&self, tags: &std::collections::BTreeMap<String, String>) -> String {
+        tags.get(KEY_BRANCH_ID).and_then(|id| self.ids.get(id)).cloned().unwrap_or_else(|| tags.get(KEY_BRANCH).cloned().unwrap_or_default())
+    }
+}
+
 pub const MANAGED_BY: &str = "cargo-jiti";
 
 /// Whether a stack is cargo-jiti's own for `app`: tagged `jiti:managed-by=cargo-jiti` *and*
@@ -30,7 +82,7 @@ pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, app: &str) ->
         _ => Err(format!("was not made by cargo-jiti for app `{app}` (its tags: {}, {}); refusing to touch it", shown(KEY_MANAGED_BY), shown(KEY_APP))),
     }
 }
-/// Every resource carries these keys (`check` verifies it).
+
 pub const JITI_KEYS: [&str; 6] = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY];
 /// AWS allows 50 user tags per resource.
 pub const MAX_TAGS: usize = 50;

@@ -131,3 +131,42 @@ fn resources_already_gone_with_their_stack_are_no_failure() {
     }
     assert_eq!(report["deleted"][0]["deleted"], true, "{report:#}");
 }
+
+#[test]
+fn a_protected_environment_stays_protected_after_it_is_renamed() {
+    let repo = Repo::from_fixture("shop");
+    let moto = Moto::start();
+    moto.jiti(repo.path(), &["deploy", "-p", "billing", "--yes", "--method", "direct"]).expect(0);
+    let tags = moto.boto3("print(json.dumps({t['Key']: t['Value'] for t in c('cloudformation').describe_stacks(StackName='billing-production')['Stacks'][0]['Tags']}))");
+    assert_eq!(tags["jiti:protected"], "true", "{tags:#}");
+    // The team renames `production` to `prod`: the old stack is no environment of jiti.toml now.
+    let path = "billing/infra/jiti.toml";
+    repo.write(path, &repo.read(path).replace("[environments.protected.production]", "[environments.protected.prod]").replace("[environments.protected.production.params]", "[environments.protected.prod.params]"));
+    repo.commit("production is called prod now");
+    std::thread::sleep(Duration::from_secs(2));
+    let report = moto.jiti(repo.path(), &["gc", "--yes", "--max-age", "1s", "--json"]).expect(0).json();
+    assert_eq!(planned(&report), Vec::<String>::new(), "{report:#}");
+    let kept = report["plan"]["kept"].as_array().expect("kept");
+    assert!(kept.iter().any(|k| k["stack_name"] == "billing-production" && k["why"].as_str().is_some_and(|w| w.contains("jiti:protected"))), "{report:#}");
+    let destroy = moto.jiti(repo.path(), &["destroy", "-p", "billing", "--env", "production", "--yes"]).expect(2);
+    assert!(destroy.stdout.contains("protected environment"), "{}", destroy.stdout);
+    assert_eq!(stacks(&moto), ["billing-production"]);
+}
+
+#[test]
+fn branches_whose_names_tags_cannot_hold_are_told_apart() {
+    let repo = Repo::from_fixture("shop");
+    repo.git(&["checkout", "-q", "-b", "fix#123"]);
+    let moto = Moto::start();
+    moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0);
+    let envs = moto.jiti(repo.path(), &["envs", "--json"]).expect(0).json();
+    assert_eq!(envs["environments"][0]["branch"], "fix#123", "the real name, not the tag's `fix_123`: {envs:#}");
+    // `fix#123` is deleted; a branch `fix_123` (the same tag value) is made.
+    repo.git(&["checkout", "-q", "-b", "fix_123"]);
+    repo.git(&["branch", "-q", "-D", "fix#123"]);
+    let dry = moto.jiti(repo.path(), &["gc", "--json"]).expect(0).json();
+    assert_eq!(dry["plan"]["collect"].as_array().map(Vec::len), Some(1), "{dry:#}");
+    assert_eq!(dry["plan"]["collect"][0]["reason"], "branch-gone", "{dry:#}");
+    let envs = moto.jiti(repo.path(), &["envs", "--json"]).expect(0).json();
+    assert_eq!(envs["environments"][0]["branch_presence"], "gone", "{envs:#}");
+}
