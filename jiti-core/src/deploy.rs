@@ -22,6 +22,12 @@ use crate::template::MAX_INLINE_TEMPLATE_BYTES;
 pub const KEY_TEMPLATE_HASH: &str = "jiti:template-hash";
 /// Stack tag of ephemeral environments: RFC 3339 time after which `gc` may collect them.
 pub const KEY_EXPIRES_AT: &str = "jiti:expires-at";
+/// The status [`Observer::status`] reports for a stack whose operation was requested and not yet
+/// answered: CloudFormation may or may not have started it.
+pub const SENT_DELETE: &str = "DeleteStack sent";
+pub const SENT_CREATE: &str = "CreateStack sent";
+pub const SENT_UPDATE: &str = "UpdateStack sent";
+pub const SENT_EXECUTE: &str = "ExecuteChangeSet sent";
 
 /// Statuses after which a stack holds what its last operation asked for.
 const SETTLED: &[&str] = &["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"];
@@ -618,9 +624,18 @@ async fn run<A: StackApi>(
         false => api.stack_events(stack).await?.into_iter().map(|e| e.id).collect(),
     };
     let started = match (&change_set, creating) {
-        (Some(id), _) => api.execute_change_set(stack, id).await,
-        (None, true) => api.create_stack(&request).await,
-        (None, false) => api.update_stack(&request).await,
+        (Some(id), _) => {
+            observer.status(name, stack, SENT_EXECUTE);
+            api.execute_change_set(stack, id).await
+        }
+        (None, true) => {
+            observer.status(name, stack, SENT_CREATE);
+            api.create_stack(&request).await
+        }
+        (None, false) => {
+            observer.status(name, stack, SENT_UPDATE);
+            api.update_stack(&request).await
+        }
     };
     match started {
         Ok(()) => {}

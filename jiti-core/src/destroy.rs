@@ -96,6 +96,9 @@ pub async fn delete_stack<A: StackApi>(api: &A, app: &str, stack: &str, options:
             }
             Err(e) => return Err(e.to_string()),
         };
+        // Said before the call: interrupted while it is on its way, the command must not claim
+        // that no operation had started.
+        observer.status(app, stack, deploy::SENT_DELETE);
         observer.note(app, &format!("deleting stack {stack}"));
         api.delete_stack(stack).await.map_err(|e| e.to_string())?;
         match deploy::wait(api, stack, &mut seen, start + options.timeout, options, observer, app).await {

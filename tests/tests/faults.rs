@@ -140,6 +140,9 @@ fn an_interrupted_gc_says_what_it_deleted_and_the_next_run_finishes() {
     assert!(stderr.contains("interrupted: nothing more is started"), "{stderr}");
     assert!(stderr.contains(&format!("  {first}: DELETE_COMPLETE")), "the first deletion is reported: {stderr}");
     assert!(stderr.contains("run the same command again to finish"), "{stderr}");
+    // The second DeleteStack was on its way: not "no stack operation had started".
+    let second_stack = second.rsplit("deleting stack ").next().unwrap_or_default().trim();
+    assert!(stderr.contains(&format!("  {second_stack}: DeleteStack sent, not answered yet")), "{stderr}");
 
     // Nothing more was started: the second DeleteStack never arrived (its caller was gone when the
     // proxy let it through), the third stack and the orphans are untouched.

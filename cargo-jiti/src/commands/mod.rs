@@ -167,7 +167,9 @@ fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
     let statuses = progress.statuses();
     let _ = writeln!(err, "{}interrupted{:#}: nothing more is started", crate::output::WARNING, crate::output::WARNING);
     for (stack, status) in &statuses {
-        if status.ends_with("_IN_PROGRESS") {
+        if status.ends_with(" sent") {
+            let _ = writeln!(err, "  {stack}: {status}, not answered yet: CloudFormation may be working on it; follow it with `aws cloudformation describe-stacks --stack-name {stack}` (or run the command again: it waits for a busy stack)");
+        } else if status.ends_with("_IN_PROGRESS") {
             let _ = writeln!(err, "  {stack}: {status}: the operation goes on in CloudFormation; follow it with `aws cloudformation describe-stack-events --stack-name {stack}` (or run the command again: it waits for a busy stack)");
         } else {
             let _ = writeln!(err, "  {stack}: {status}");
