@@ -138,7 +138,12 @@ pub struct AppResult {
     pub region: String,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The stack's outputs as shown: secrets masked (by value, and outputs made from a secret
+    /// parameter whatever their value).
     pub outputs: BTreeMap<String, String>,
+    /// The outputs as they are: for dependents, the `verify` hook and `run`'s command only.
+    #[serde(skip)]
+    pub raw_outputs: BTreeMap<String, String>,
     /// `target/jiti/<env>/<app>.outputs.json`, once written.
     pub outputs_file: Option<PathBuf>,
     /// The release recorded in the ledger, when the deploy changed something.
@@ -383,7 +388,7 @@ pub async fn deploy<A: StackApi + ReleaseStore>(project: &Project, apis: &BTreeM
         let done: Vec<AppResult> = futures_util::stream::iter(jobs).buffered(options.jobs.max(1)).collect().await;
         for r in done {
             if r.outcome.succeeded() {
-                outputs.insert(r.app.clone(), r.outputs.clone());
+                outputs.insert(r.app.clone(), r.raw_outputs.clone());
             } else {
                 failed.push(r.app.clone());
             }
@@ -395,6 +400,7 @@ pub async fn deploy<A: StackApi + ReleaseStore>(project: &Project, apis: &BTreeM
 
 fn result(app: &ResolvedApp, outcome: Outcome, outputs: BTreeMap<String, String>, start: Instant) -> AppResult {
     AppResult {
+        raw_outputs: outputs.clone(),
         app: app.name.clone(),
         environment: app.environment.name.clone(),
         stack_name: app.stack_name.clone(),
@@ -422,6 +428,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     let rendered = render_for_deploy(project, app, outputs, options.skip_checks);
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
     let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params).into_iter().chain(secrets::from_parameters(&app.parameters, &[])).collect(), |r| r.secrets.clone());
+    let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
     let done = match rendered {
         Ok(rendered) => run(project, app, api, current, &rendered, options, observer).await,
         Err(f) => Err(f),
@@ -431,14 +438,19 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
         // CloudFormation's messages may quote property values.
         Err(f) => (Outcome::Failed { error: secrets::mask(&f.error, &secrets), failed_events: f.events }, BTreeMap::new()),
     };
-    // What the ledger and `target/jiti` get; the result keeps the real values (for `run`).
-    let masked_outputs: BTreeMap<String, String> = outs.iter().map(|(k, v)| (k.clone(), secrets::mask(v, &secrets))).collect();
+    // What the ledger, `target/jiti` and every report get; the result keeps the real values too
+    // (for dependents, `verify` and `run`).
+    let masked_outputs: BTreeMap<String, String> = outs
+        .iter()
+        .map(|(k, v)| (k.clone(), if secret_outputs.contains(k) { secrets::MASK.to_owned() } else { secrets::mask(v, &secrets) }))
+        .collect();
     let mut r = result(app, outcome, outs, start);
+    r.outputs = masked_outputs.clone();
     if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
         let mut status = ReleaseStatus::Deployed;
         if let Some((command, timeout)) = app.verify.as_ref().filter(|_| options.verify) {
             observer.note(&app.name, &format!("verifying: {command}"));
-            let run = hooks::verify(command, &app.package_dir, &app.name, &app.environment.name, &app.stack_name, &r.outputs, *timeout).await;
+            let run = hooks::verify(command, &app.package_dir, &app.name, &app.environment.name, &app.stack_name, &r.raw_outputs, *timeout).await;
             let run = run.unwrap_or_else(|e| HookRun { command: command.clone(), success: false, exit_code: None, timed_out: false, output: format!("could not run it: {e}") });
             observer.note(&app.name, &run.verdict());
             if !run.success {

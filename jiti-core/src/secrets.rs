@@ -57,6 +57,47 @@ pub fn is_noecho(parameter: &Value) -> bool {
     matches!(parameter.get("NoEcho"), Some(Value::Bool(true))) || parameter.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 
+/// Outputs whose `Value` is made from a secret parameter (`Ref`, a `${Name}` of `Fn::Sub`, at any
+/// depth, so inside `Fn::Join` too): masked by what they are, whatever their value's length (a
+/// three-character password is as secret as a long one). `secret_parameters`: names of the
+/// template's `NoEcho` parameters, of secret-looking names, and of those read from the environment.
+pub fn secret_outputs(template: &Template, secret_parameters: &[String]) -> Vec<String> {
+    fn uses(value: &Value, secret: &[String]) -> bool {
+        match value {
+            Value::Object(map) => map.iter().any(|(k, v)| match (k.as_str(), v) {
+                ("Ref", Value::String(name)) => secret.contains(name),
+                ("Fn::Sub", Value::String(text)) => sub_names(text).any(|n| secret.iter().any(|s| s == n)),
+                ("Fn::Sub", Value::Array(items)) => {
+                    let local: Vec<&String> = items.get(1).and_then(Value::as_object).map(|m| m.keys().collect()).unwrap_or_default();
+                    let text = items.first().and_then(Value::as_str).unwrap_or_default();
+                    sub_names(text).any(|n| !local.iter().any(|l| *l == n) && secret.iter().any(|s| s == n)) || items.iter().skip(1).any(|i| uses(i, secret))
+                }
+                _ => uses(v, secret),
+            }),
+            Value::Array(items) => items.iter().any(|i| uses(i, secret)),
+            _ => false,
+        }
+    }
+    template.section("Outputs").filter(|(_, o)| o.get("Value").is_some_and(|v| uses(v, secret_parameters))).map(|(k, _)| k.clone()).collect()
+}
+
+/// The names a `Fn::Sub` string refers to (`${Name}`, `${Res.Attr}` as `Res`; `${!Literal}` is text).
+fn sub_names(text: &str) -> impl Iterator<Item = &str> {
+    text.split("${").skip(1).filter_map(|rest| {
+        let name = rest.split('}').next()?;
+        (!name.starts_with('!')).then(|| name.split('.').next().unwrap_or(name))
+    })
+}
+
+/// The template's parameters whose values are secret: `NoEcho`, named like a secret, or (among
+/// `given`) read from the environment.
+pub fn secret_parameter_names(template: &Template, given: &[crate::resolve::StackParameter]) -> Vec<String> {
+    let mut names = noecho_parameters(template);
+    names.extend(template.section("Parameters").map(|(k, _)| k).filter(|k| is_secret_name(k)).cloned());
+    names.extend(given.iter().filter(|p| p.secret()).map(|p| p.name.clone()));
+    names
+}
+
 /// Defaults of the template's `NoEcho` parameters.
 pub fn from_template(template: &Template) -> Vec<String> {
     template
@@ -102,6 +143,21 @@ pub fn mask_params(params: &serde_json::Map<String, Value>) -> serde_json::Map<S
             (k.clone(), v)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod secret_output_tests {
+    use super::*;
+
+    #[test]
+    fn outputs_made_of_secret_parameters_are_secret() {
+        let t = Template::parse(
+            "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\n  Name:\n    Type: String\n  ApiToken:\n    Type: String\nResources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  Direct:\n    Value: !Ref Pw\n  Subbed:\n    Value: !Sub 'user:${Pw}@db'\n  Joined:\n    Value: !Join [':', [a, !Ref ApiToken]]\n  Local:\n    Value: !Sub ['${Pw}', {Pw: x}]\n  Literal:\n    Value: !Sub '${!Pw}'\n  Plain:\n    Value: !Ref Name\n  Queue:\n    Value: !GetAtt Q.Arn\n",
+        )
+        .unwrap();
+        let names = secret_parameter_names(&t, &[]);
+        assert_eq!(secret_outputs(&t, &names), ["Direct", "Subbed", "Joined"]);
+    }
 }
 
 #[cfg(test)]

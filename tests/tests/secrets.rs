@@ -25,8 +25,8 @@ fn secrets_never_leave_for_logs_reports_files_or_the_ledger() {
     repo.write("billing/infra/jiti.toml", &repo.read("billing/infra/jiti.toml").replace("[params]\n", &format!("[params]\ndb_password = \"{PARAM_SECRET}\"\n")));
     let template = repo.read("billing/infra/stack.yaml").replace(
         "Resources:\n",
-        &format!("Parameters:\n  ApiToken:\n    Type: String\n    NoEcho: true\n    Default: {NOECHO_SECRET}\n\nResources:\n"),
-    ) + "  DbPasswordEcho:\n    Value: \"{{ params.db_password }}\"\n  TokenEcho:\n    Value: !Ref ApiToken\n";
+        &format!("Parameters:\n  ApiToken:\n    Type: String\n    NoEcho: true\n    Default: {NOECHO_SECRET}\n  Pin:\n    Type: String\n    NoEcho: true\n    Default: x7q\n\nResources:\n"),
+    ) + "  DbPasswordEcho:\n    Value: \"{{ params.db_password }}\"\n  TokenEcho:\n    Value: !Ref ApiToken\n  PinEcho:\n    Value: !Sub 'pin-${Pin}'\n";
     repo.write("billing/infra/stack.yaml", &template);
     repo.commit("a secret");
     let moto = moto();
@@ -51,6 +51,17 @@ fn secrets_never_leave_for_logs_reports_files_or_the_ledger() {
     run(&["diff", "-p", "billing"], 0);
     run(&["deploy", "-p", "billing", "--method", "direct"], 0);
     run(&["history", "-p", "billing"], 0);
+    // A rollback prints the outputs of the release it brings back: masked as deploy masks them.
+    let rolled = run(&["rollback", "-p", "billing", "--steps", "1", "--method", "direct", "--json"], 0).json();
+    assert_eq!(rolled["result"]["outputs"]["TokenEcho"], "****", "{rolled:#}");
+    let rolled_text = run(&["rollback", "-p", "billing", "--steps", "1", "--method", "direct"], 0);
+    assert!(rolled_text.stdout.contains("TokenEcho = ****"), "{}", rolled_text.stdout);
+    // An output made from a secret parameter is masked by what it is, however short the secret.
+    for out in [&rolled_text.stdout, &table.stdout] {
+        assert!(out.lines().any(|l| l.contains("PinEcho") && l.trim_end().ends_with("****")), "{out}");
+    }
+    let json = run(&["outputs", "-p", "billing", "--format", "json"], 0).json();
+    assert_eq!(json["PinEcho"], "****", "{json:#}");
 
     for (command, output) in &seen {
         assert!(!output.contains(PARAM_SECRET) && !output.contains(NOECHO_SECRET), "`cargo jiti {command}` printed a secret:\n{output}");
@@ -71,15 +82,16 @@ fn secrets_never_leave_for_logs_reports_files_or_the_ledger() {
     );
     let records: Vec<String> = serde_json::from_value(ledger).expect("records");
     let ours: Vec<&String> = records.iter().filter(|r| r.contains("feature/secrets")).collect();
-    assert_eq!(ours.len(), 2, "two releases recorded");
+    assert_eq!(ours.len(), 3, "two deploys and one rollback that changed the stack");
     for record in ours {
         assert!(!record.contains(PARAM_SECRET) && !record.contains(NOECHO_SECRET), "a ledger record holds a secret: {record}");
         assert!(record.contains("\"db_password\": \"****\"") || record.contains("\"db_password\":\"****\""), "{record}");
     }
 
-    // CloudFormation itself got the real values.
+    // CloudFormation itself got the real values (the first release's, rolled back to).
     let outputs = moto.boto3(
         "s = [s for s in c('cloudformation').describe_stacks()['Stacks'] if s['StackName'].startswith('billing-feature-secrets')][0]\nprint(json.dumps({o['OutputKey']: o['OutputValue'] for o in s.get('Outputs', [])}))",
     );
-    assert_eq!(outputs["DbPasswordEcho"], format!("{PARAM_SECRET}-rotated"));
+    assert_eq!(outputs["DbPasswordEcho"], PARAM_SECRET);
+    assert_eq!(outputs["PinEcho"], "pin-x7q");
 }

@@ -108,13 +108,17 @@ fn load(args: &ProjectArgs, offline: bool) -> anyhow::Result<Project> {
 
 /// Also hides the defaults of `NoEcho` template parameters, which only a render tells: for
 /// commands that print what the stacks hold without rendering (`outputs`). Commands that render
-/// hide what their renders find.
-pub fn hide_noecho_defaults(project: &Project) {
+/// hide what their renders find. Returns, per app, the outputs made from secret parameters, which
+/// are shown as `****` whatever their value.
+pub fn hide_noecho_defaults(project: &Project) -> BTreeMap<String, Vec<String>> {
+    let mut secret_outputs = BTreeMap::new();
     for app in &project.apps {
         if let Ok(rendered) = jiti_core::render::render_app(project, app) {
             crate::output::hide(rendered.secrets);
+            secret_outputs.insert(app.name.clone(), rendered.secret_outputs);
         }
     }
+    secret_outputs
 }
 
 /// The async runtime of the commands that talk to AWS.

@@ -11,7 +11,7 @@ use crate::output::{self, DIM};
 
 pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(&args.project)?;
-    super::hide_noecho_defaults(&project);
+    let secret_outputs = super::hide_noecho_defaults(&project);
     let apps: Vec<_> = project.selected_apps().collect();
     let [app] = apps[..] else {
         let names: Vec<_> = apps.iter().map(|a| a.name.as_str()).collect();
@@ -24,9 +24,14 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
         let api = apis.values().next().context("no AWS client")?;
         Ok::<_, anyhow::Error>(api.describe_stack(&stack_name).await?)
     })?;
-    let Some(stack) = stack else {
+    let Some(mut stack) = stack else {
         bail!("stack {stack_name} does not exist: deploy it with `cargo jiti deploy -p {}`", app.name);
     };
+    for key in secret_outputs.get(&app.name).into_iter().flatten() {
+        if let Some(value) = stack.outputs.get_mut(key) {
+            *value = jiti_core::secrets::MASK.to_owned();
+        }
+    }
     match (args.format, args.cloud.json) {
         (_, true) => output::print_json(&serde_json::json!({"stack_name": stack_name, "status": stack.status, "outputs": stack.outputs, "api_calls": super::calls_json(&counter)}))?,
         (OutputFormat::Json, false) => output::print_json(&stack.outputs)?,

@@ -47,6 +47,8 @@ pub fn exec(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         Ok::<_, anyhow::Error>((target, result))
     })?;
     progress.finish();
+    // The release's own secrets (its template's NoEcho defaults, say), as deploy hides them.
+    output::hide(result.secrets.clone());
     let ok = result.outcome.succeeded();
     if args.cloud.json {
         output::print_json(&json!({"to": target, "result": result, "api_calls": super::calls_json(&counter)}))?;

@@ -42,7 +42,7 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
             if let Some(failed) = results.iter().find(|r| !r.outcome.succeeded()) {
                 bail!("not running the command: app `{}` did not deploy (run `cargo jiti deploy` to see why)", failed.app);
             }
-            return Ok(results.into_iter().map(|r| (r.app, r.environment, r.outputs)).collect());
+            return Ok(results.into_iter().map(|r| (r.app, r.environment, r.raw_outputs)).collect());
         }
         let stacks = deploy::app_stacks(&project, &apis, plan.iter().map(|&i| &project.apps[i])).await?;
         let mut out = Vec::new();
