@@ -748,12 +748,13 @@ pub(crate) async fn wait<A: StackApi>(
     };
     loop {
         let current = api.describe_stack(stack).await.map_err(|e| lost(e, &last))?;
+        // Known as soon as it is read: losing the API before the events still names it.
+        last = current.as_ref().map_or_else(|| "DELETE_COMPLETE".to_owned(), |s| s.status.clone());
+        observer.status(app, stack, &last);
         let events = match &current {
             Some(_) => api.stack_events(stack).await.map_err(|e| lost(e, &last))?,
             None => Vec::new(),
         };
-        last = current.as_ref().map_or_else(|| "DELETE_COMPLETE".to_owned(), |s| s.status.clone());
-        observer.status(app, stack, &last);
         for event in events.into_iter().rev() {
             if seen.insert(event.id.clone()) {
                 observer.event(app, stack, &event);

@@ -22,9 +22,18 @@ pub struct Item {
     pub refused: Option<String>,
 }
 
-/// The selected apps' stacks in environment `env` (the branch's when `None`), those that exist.
+/// The selected apps' stacks in environment `env` (the branch's when `None`), and their
+/// dependents' (which must go first), those that exist.
 pub async fn stacks<A: StackApi>(project: &Project, env: Option<&str>, apis: &BTreeMap<Target, A>) -> Result<deploy::Stacks, DeployError> {
-    let names: Vec<(Target, String)> = project.selected_apps().map(|a| (target(a), a.stack_name_for(env))).collect();
+    let mut names: Vec<(Target, String)> = project.selected_apps().map(|a| (target(a), a.stack_name_for(env))).collect();
+    for app in project.selected_apps() {
+        for dependent in project.dependents(&app.name) {
+            let name = (target(dependent), dependent.stack_name_for(env));
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
     deploy::stacks_named(apis, names.iter().map(|(t, n)| (t.clone(), n.as_str()))).await
 }
 
@@ -41,8 +50,23 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
             let stack = stacks.get(&target(app)).and_then(|s| s.get(&stack_name));
             // The config's word, or the stack's own marker (an environment renamed since).
             let protected = app.protected_envs.contains(&environment) || stack.is_some_and(|s| tagging::marked_protected(&s.tags));
+            // A dependent's stack of the same environment imports from this one: it goes first.
+            let selected_names: Vec<&str> = project.selected_apps().map(|a| a.name.as_str()).collect();
+            let blocking: Vec<String> = project
+                .dependents(&app.name)
+                .into_iter()
+                .filter(|d| !selected_names.contains(&d.name.as_str()))
+                .filter_map(|d| stacks.get(&target(d)).and_then(|s| s.get(&d.stack_name_for(env))).map(|s| format!("`{}` ({})", d.name, s.name)))
+                .collect();
             let refused = match stack {
                 None => None,
+                Some(_) if !blocking.is_empty() => Some(format!(
+                    "{} depend{} on it in this environment: destroy {} first, or select {} too (-p), dependents go first",
+                    blocking.join(", "),
+                    if blocking.len() == 1 { "s" } else { "" },
+                    if blocking.len() == 1 { "it" } else { "them" },
+                    if blocking.len() == 1 { "it" } else { "them" },
+                )),
                 Some(s) if tagging::owned_by(&s.tags, &app.name).is_err() => tagging::owned_by(&s.tags, &app.name).err(),
                 Some(_) if protected && !allow_protected => Some(format!("`{environment}` is a protected environment: add --allow-protected to destroy it")),
                 Some(s) if s.in_progress() => Some(format!("an operation is in progress ({})", s.status)),

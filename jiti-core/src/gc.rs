@@ -167,8 +167,34 @@ pub async fn look<A: StackApi + ResourceApi>(project: &Project, apis: &BTreeMap<
 /// The environments and resources to collect among what was `seen`.
 pub fn plan(project: &Project, seen: &Seen, knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
     let mut plan = plan_stacks(project, seen.stacks.values().flat_map(HashMap::values), knowledge, options)?;
+    keep_what_dependents_need(project, seen, &mut plan);
     plan_resources(project, seen, options, &mut plan);
     Ok(plan)
+}
+
+/// An environment whose dependents' stacks of the same environment stay (`--app` left them out,
+/// or they are kept) is kept too: they import from it, and CloudFormation would refuse to delete
+/// it, or worse, leave them broken.
+fn keep_what_dependents_need(project: &Project, seen: &Seen, plan: &mut Plan) {
+    loop {
+        let collected: HashSet<String> = plan.collect.iter().map(|c| c.stack_name.clone()).collect();
+        let blocked = plan.collect.iter().position(|c| {
+            project.dependents(&c.app).iter().any(|d| {
+                let name = d.stack_name_in(&c.environment);
+                !collected.contains(&name) && seen.stacks.get(&target(d)).is_some_and(|s| s.contains_key(&name))
+            })
+        });
+        let Some(i) = blocked else { return };
+        let c = plan.collect.remove(i);
+        let dependents: Vec<String> = project
+            .dependents(&c.app)
+            .iter()
+            .map(|d| d.stack_name_in(&c.environment))
+            .filter(|n| !collected.contains(n) && seen.stacks.values().any(|s| s.contains_key(n)))
+            .collect();
+        let why = format!("{} depend{} on it and stay{}: collect them too (without --app), or destroy them first", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }, if dependents.len() == 1 { "s" } else { "" });
+        plan.kept.push(Kept { app: c.app, stack_name: c.stack_name, why });
+    }
 }
 
 /// CloudFormation's own tags on the resources it makes (on AWS; emulators may leave them out).

@@ -332,6 +332,21 @@ impl Project {
         self.apps.iter().find(|a| a.name == name)
     }
 
+    /// The apps that depend on `name`, directly or through others (their stacks import from its).
+    pub fn dependents(&self, name: &str) -> Vec<&ResolvedApp> {
+        let mut found: Vec<&ResolvedApp> = Vec::new();
+        let mut todo = vec![name.to_owned()];
+        while let Some(of) = todo.pop() {
+            for app in self.apps.iter().filter(|a| a.depends_on.contains(&of)) {
+                if app.name != name && !found.iter().any(|f| f.name == app.name) {
+                    found.push(app);
+                    todo.push(app.name.clone());
+                }
+            }
+        }
+        found
+    }
+
     /// Secret values of every app's `[params]` and `[parameters]` (see [`crate::secrets`]), to
     /// mask in what is shown.
     pub fn secrets(&self) -> Vec<String> {

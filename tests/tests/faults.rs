@@ -75,7 +75,9 @@ fn the_emulator_dying_mid_deploy_is_a_clear_error_and_the_next_deploy_finishes()
     repo.write("billing/infra/stack.yaml", STUCK);
     let moto = Moto::start();
     let mut cmd = jiti_at(repo.path(), &moto.endpoint, &["deploy", "-p", "billing", "--method", "direct", "--json", "--api-timeout", "20s"]);
-    let (child, _, _) = start_until(&mut cmd, "CREATE_IN_PROGRESS");
+    // The stack's own event: the wait loop has read the stack once (under load, an earlier line can
+    // name CREATE_IN_PROGRESS too: a CreateStack that timed out and is followed).
+    let (child, _, _) = start_until(&mut cmd, "AWS::CloudFormation::Stack");
     moto.kill();
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(2));

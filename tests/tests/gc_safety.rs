@@ -170,3 +170,29 @@ fn branches_whose_names_tags_cannot_hold_are_told_apart() {
     let envs = moto.jiti(repo.path(), &["envs", "--json"]).expect(0).json();
     assert_eq!(envs["environments"][0]["branch_presence"], "gone", "{envs:#}");
 }
+
+#[test]
+fn an_environment_its_dependents_still_use_is_neither_collected_nor_destroyed_alone() {
+    let repo = Repo::from_fixture("shop");
+    repo.git(&["checkout", "-q", "-b", "feature/deps"]);
+    let moto = Moto::start();
+    // orders-api imports billing's exports.
+    moto.jiti(repo.path(), &["deploy", "--method", "direct"]).expect(0);
+    let refused = moto.jiti(repo.path(), &["destroy", "-p", "billing", "--yes"]).expect(2);
+    assert!(refused.stdout.contains("`orders-api` (orders-api-feature-deps") && refused.stdout.contains("depends on it"), "{}", refused.stdout);
+    assert_eq!(stacks(&moto).len(), 2);
+
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["branch", "-q", "-D", "feature/deps"]);
+    let only = moto.jiti(repo.path(), &["gc", "--app", "billing", "--yes", "--json"]).expect(0).json();
+    assert_eq!(planned(&only), Vec::<String>::new(), "{only:#}");
+    let kept = only["plan"]["kept"].as_array().expect("kept");
+    assert!(kept.iter().any(|k| k["app"] == "billing" && k["why"].as_str().is_some_and(|w| w.contains("orders-api-feature-deps") && w.contains("depends on it"))), "{only:#}");
+    assert_eq!(stacks(&moto).len(), 2);
+
+    // Without --app both go, the dependent first.
+    let all = moto.jiti(repo.path(), &["gc", "--yes", "--json"]).expect(0).json();
+    let order: Vec<&str> = all["deleted"].as_array().expect("deleted").iter().map(|d| d["app"].as_str().unwrap_or_default()).collect();
+    assert_eq!(order, ["orders-api", "billing"], "{all:#}");
+    assert_eq!(stacks(&moto), Vec::<String>::new());
+}
