@@ -58,6 +58,25 @@ pub enum Command {
     Schema,
 }
 
+impl Command {
+    /// Whether the command was asked for JSON: then its errors are JSON too (see `main`).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Render(a) => a.json,
+            Command::Check(a) => a.json,
+            Command::Deploy(a) => a.cloud.json,
+            Command::Diff(a) => a.cloud.json,
+            Command::Envs(a) => a.cloud.json,
+            Command::Outputs(a) => a.cloud.json,
+            Command::Destroy(a) => a.cloud.json,
+            Command::Gc(a) => a.cloud.json,
+            Command::History(a) => a.cloud.json,
+            Command::Rollback(a) => a.cloud.json,
+            Command::Run(_) | Command::Init(_) | Command::IamPolicy(_) | Command::Schema => false,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(trailing_var_arg = true)]
 pub struct RunArgs {

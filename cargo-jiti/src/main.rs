@@ -14,10 +14,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli::Cargo::Jiti(args) = cli::Cargo::parse();
+    let json = args.command.json();
     match commands::exec(args) {
         Ok(code) => code,
         Err(error) => {
             output::print_error(&error);
+            // A script that asked for JSON gets JSON, also when the command failed.
+            if json && !output::json_printed() {
+                let _ = output::print_json(&output::error_json(&error));
+            }
             ExitCode::from(output::EXIT_ERROR)
         }
     }

@@ -280,6 +280,12 @@ impl CloudError {
         self.code.as_deref() == Some("ValidationError") && self.message.contains("does not exist")
     }
 
+    /// Another operation holds the stack: CloudFormation's "… is in UPDATE_IN_PROGRESS state and
+    /// can not be updated", or a create that lost the race to another ("… already exists").
+    pub fn is_busy(&self) -> bool {
+        self.code.as_deref() == Some("ValidationError") && (self.message.contains("_IN_PROGRESS state") || self.message.contains("already exists and cannot be created again"))
+    }
+
     /// "No updates are to be performed": a change that changes nothing.
     pub fn is_no_updates(&self) -> bool {
         self.message.contains("No updates are to be performed") || self.message.contains("didn't contain changes")

@@ -174,21 +174,39 @@ pub enum DeployError {
 pub(crate) struct Failure {
     pub(crate) error: String,
     pub(crate) events: Vec<StackEvent>,
+    /// Another operation held the stack (a concurrent deploy): wait, then decide again.
+    pub(crate) busy: bool,
 }
 
 impl From<CloudError> for Failure {
     fn from(e: CloudError) -> Self {
-        Failure { error: e.to_string(), events: Vec::new() }
+        Failure { busy: e.is_busy(), error: e.to_string(), events: Vec::new() }
     }
 }
 
 fn fail(error: impl Into<String>) -> Failure {
-    Failure { error: error.into(), events: Vec::new() }
+    Failure { error: error.into(), events: Vec::new(), busy: false }
 }
+
+/// How often a deploy that lost a race for its stack waits and decides again before it gives up.
+const BUSY_RETRIES: usize = 3;
 
 /// Where `app` deploys.
 pub fn target(app: &ResolvedApp) -> Target {
     Target { region: app.region.clone(), profile: app.profile.clone() }
+}
+
+/// Everywhere `app` has environments (see `ResolvedApp::places`): where `envs` and `gc` look.
+pub fn targets(app: &ResolvedApp) -> Vec<Target> {
+    let mut out = vec![target(app)];
+    for (region, profile) in &app.places {
+        let t = Target { region: region.clone(), profile: profile.clone() };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out.retain(|t| !t.region.is_empty());
+    out
 }
 
 /// The selected apps and their dependencies (transitively), in waves: every app after all it
@@ -430,7 +448,27 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params).into_iter().chain(secrets::from_parameters(&app.parameters, &[])).collect(), |r| r.secrets.clone());
     let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
     let done = match rendered {
-        Ok(rendered) => run(project, app, api, current, &rendered, options, observer).await,
+        Ok(rendered) => {
+            // Two deploys of one environment: the one that finds the stack taken waits for the
+            // other's operation to end, then decides again from what is there (often: up to date).
+            let mut done = run(project, app, api, current, &rendered, options, observer).await;
+            for _ in 0..BUSY_RETRIES {
+                if !matches!(&done, Err(f) if f.busy) {
+                    break;
+                }
+                observer.note(&app.name, &format!("stack {} is taken by another operation (another deploy?): waiting for it, then deciding again", app.stack_name));
+                let deadline = Instant::now() + options.timeout;
+                done = match wait(api, &app.stack_name, &mut HashSet::new(), deadline, options, observer, &app.name).await {
+                    // Settled (whether the other operation succeeded or rolled back): look again.
+                    Ok(_) | Err(Failure { busy: false, .. }) => match api.describe_stack(&app.stack_name).await {
+                        Ok(now) => run(project, app, api, now, &rendered, options, observer).await,
+                        Err(e) => Err(e.into()),
+                    },
+                    Err(f) => Err(f),
+                };
+            }
+            done
+        }
         Err(f) => Err(f),
     };
     let (outcome, outs) = match done {
@@ -596,7 +634,9 @@ async fn run<A: StackApi>(
     let unix = options.now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let request = ChangeSetRequest {
         stack_name: stack.clone(),
-        change_set_name: format!("jiti-{}-{unix}", &hash[..12]),
+        // Unique per process: two deploys of the same content in the same second must not share
+        // (and so execute or delete) each other's change set.
+        change_set_name: format!("jiti-{}-{unix}-{}", &hash[..12], std::process::id()),
         kind: if creating { ChangeSetKind::Create } else { ChangeSetKind::Update },
         template,
         tags,
@@ -651,6 +691,15 @@ async fn run<A: StackApi>(
     };
     match started {
         Ok(()) => {}
+        // Lost the race to another operation: leave no executable change set of ours behind.
+        Err(e) if e.is_busy() => {
+            if let Some(id) = &change_set
+                && let Err(d) = api.delete_change_set(stack, id).await
+            {
+                observer.note(name, &format!("warning: change set {id} not deleted: {d}"));
+            }
+            return Err(e.into());
+        }
         // The SDK retries a call whose answer was lost (a 5xx, a timeout), and the retry of an
         // update CloudFormation had already taken answers "No updates" (seen on the emulator: a
         // 500 after half an update, then this). A stack that changed since it was read was
@@ -677,6 +726,7 @@ async fn run<A: StackApi>(
         return Err(Failure {
             error: format!("stack {stack} ended in {}{}", done.status, done.status_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
             events: failed,
+            busy: false,
         });
     }
     if app.environment.protected && !done.termination_protection && !app.unprotected_envs.contains(&app.environment.name) {
@@ -770,6 +820,7 @@ pub(crate) async fn wait<A: StackApi>(
                     return Err(Failure {
                         error: format!("stack {stack} ended in {}{}", s.status, s.status_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
                         events: failed,
+                        busy: false,
                     });
                 }
                 return Ok(Some(s));
@@ -959,6 +1010,7 @@ pub(crate) mod tests {
             region: "us-east-1".into(),
             region_source: crate::resolve::RegionSource::App,
             profile: None,
+            places: vec![("us-east-1".into(), None)],
             params: Default::default(),
             parameters: Vec::new(),
             parameter_config: Default::default(),

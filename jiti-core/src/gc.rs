@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 
 use crate::cloud::{CloudError, Deletable, Removal, ResourceApi, Stack, StackApi, TaggedResource, Target};
-use crate::deploy::{self, DeployOptions, KEY_EXPIRES_AT, Observer, target};
+use crate::deploy::{self, DeployOptions, KEY_EXPIRES_AT, Observer};
 use crate::destroy::{Deleted, delete_stack};
 use crate::git::BranchKnowledge;
 use crate::resolve::Project;
@@ -155,8 +155,21 @@ pub struct Seen {
 pub async fn look<A: StackApi + ResourceApi>(project: &Project, apis: &BTreeMap<Target, A>) -> Result<Seen, CloudError> {
     let mut seen = Seen::default();
     for (t, api) in apis {
-        let apps: Vec<String> = project.apps.iter().filter(|a| &target(a) == t).map(|a| a.name.clone()).collect();
-        seen.resources.insert(t.clone(), if apps.is_empty() { Vec::new() } else { api.tagged_resources(KEY_APP, &apps).await? });
+        let apps: Vec<String> = project.apps.iter().filter(|a| deploy::targets(a).contains(t)).map(|a| a.name.clone()).collect();
+        let mut resources = if apps.is_empty() { Vec::new() } else { api.tagged_resources(KEY_APP, &apps).await? };
+        // A bucket's ARN names no region, and a Tagging API may list buckets of every region: a
+        // bucket is judged in its own region only, never against another region's stacks.
+        let mut kept = Vec::with_capacity(resources.len());
+        for r in resources.drain(..) {
+            match r.arn.strip_prefix("arn:aws:s3:::").or_else(|| r.arn.split_once(":s3:::").map(|(_, b)| b)) {
+                Some(bucket) if !bucket.contains('/') => match api.bucket_region(bucket).await? {
+                    Some(region) if region != t.region => continue,
+                    _ => kept.push(r),
+                },
+                _ => kept.push(r),
+            }
+        }
+        seen.resources.insert(t.clone(), kept);
     }
     for (t, api) in apis {
         seen.stacks.insert(t.clone(), api.list_stacks().await?.into_iter().map(|s| (s.name.clone(), s)).collect());
@@ -166,7 +179,7 @@ pub async fn look<A: StackApi + ResourceApi>(project: &Project, apis: &BTreeMap<
 
 /// The environments and resources to collect among what was `seen`.
 pub fn plan(project: &Project, seen: &Seen, knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
-    let mut plan = plan_stacks(project, seen.stacks.values().flat_map(HashMap::values), knowledge, options)?;
+    let mut plan = plan_stacks(project, seen.stacks.iter().flat_map(|(t, stacks)| stacks.values().map(move |s| (t, s))), knowledge, options)?;
     keep_what_dependents_need(project, seen, &mut plan);
     plan_resources(project, seen, options, &mut plan);
     Ok(plan)
@@ -181,7 +194,7 @@ fn keep_what_dependents_need(project: &Project, seen: &Seen, plan: &mut Plan) {
         let blocked = plan.collect.iter().position(|c| {
             project.dependents(&c.app).iter().any(|d| {
                 let name = d.stack_name_in(&c.environment);
-                !collected.contains(&name) && seen.stacks.get(&target(d)).is_some_and(|s| s.contains_key(&name))
+                !collected.contains(&name) && deploy::targets(d).iter().any(|t| seen.stacks.get(t).is_some_and(|s| s.contains_key(&name)))
             })
         });
         let Some(i) = blocked else { return };
@@ -213,7 +226,7 @@ fn plan_resources(project: &Project, seen: &Seen, options: &GcOptions, plan: &mu
                 continue;
             }
             let (Some(app), Some(environment)) = (tag(KEY_APP).and_then(|a| project.app(a)), tag(KEY_ENV)) else { continue };
-            if &target(app) != t || options.app.as_ref().is_some_and(|only| only != &app.name) {
+            if !deploy::targets(app).contains(t) || options.app.as_ref().is_some_and(|only| only != &app.name) {
                 continue;
             }
             // CloudFormation's tag names the stack exactly (whatever the prefix was then).
@@ -249,7 +262,7 @@ fn plan_resources(project: &Project, seen: &Seen, options: &GcOptions, plan: &mu
 }
 
 /// The environments to collect among `stacks`.
-fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
+fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = (&'a Target, &'a Stack)>, knowledge: &BranchKnowledge, options: &GcOptions) -> Result<Plan, GcError> {
     if let Some(app) = options.app.as_ref().filter(|a| project.app(a).is_none()) {
         return Err(GcError::UnknownApp { app: app.clone() });
     }
@@ -284,7 +297,7 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, k
         .map(|(i, a)| (a.name.as_str(), deploy::waves(project, &[i]).map_or(0, |w| w.len())))
         .collect();
     let mut per_app: HashMap<String, usize> = HashMap::new();
-    for stack in stacks {
+    for (found_in, stack) in stacks {
         if stack.tags.get(tagging::KEY_MANAGED_BY).map(String::as_str) != Some(tagging::MANAGED_BY) {
             continue;
         }
@@ -335,7 +348,7 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = &'a Stack>, k
             stack_name: stack.name.clone(),
             status: stack.status.clone(),
             reason,
-            target: target(app),
+            target: found_in.clone(),
             depth: depth.get(app.name.as_str()).copied().unwrap_or(0),
             last_change: stack.last_change(),
             tags: stack.tags.clone(),
@@ -384,7 +397,7 @@ impl Judge<'_> {
             let when = now.last_change().map_or_else(|| "?".to_owned(), |t| humantime::format_rfc3339_seconds(t).to_string());
             return Err(format!("changed since the plan (redeployed? {}, last change {when}): judged again next time", now.status));
         }
-        let again = plan_stacks(self.project, std::iter::once(now), self.knowledge, self.options).map_err(|e| format!("changed since the plan: {e}"))?;
+        let again = plan_stacks(self.project, std::iter::once((&planned.target, now)), self.knowledge, self.options).map_err(|e| format!("changed since the plan: {e}"))?;
         if again.collect.iter().any(|c| c.stack_name == now.name) {
             return Ok(());
         }
@@ -500,7 +513,7 @@ mod tests {
     fn resources_are_orphans_only_without_their_stack_and_never_of_a_protected_environment() {
         let dir = tempfile::tempdir().unwrap();
         let project = deploy::tests::project(dir.path());
-        let t = target(&project.apps[0]);
+        let t = deploy::target(&project.apps[0]);
         let seen = Seen {
             resources: [(t.clone(), vec![
                 resource("arn:aws:s3:::gone-bucket", "gone", &[]),

@@ -198,6 +198,10 @@ pub struct ResolvedApp {
     pub region: String,
     pub region_source: RegionSource,
     pub profile: Option<String>,
+    /// Every (region, profile) an environment of this app is configured for: the branch's first,
+    /// then branch environments' and each protected environment's. `envs` and `gc` look in each,
+    /// so that environments configured in another region are seen and collected from anywhere.
+    pub places: Vec<(String, Option<String>)>,
     /// `[params]` with the environment's overrides merged in.
     pub params: Params,
     /// `[parameters]` with the environment's overrides: the stack's CloudFormation parameters.
@@ -402,6 +406,22 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
             profile: profile.map(ToString::to_string),
         });
     };
+    // Where the app's other environments live: each protected environment's and branch
+    // environments' region (and profile), as the same rules find them.
+    let mut places: Vec<(String, Option<String>)> = Vec::new();
+    if !region.is_empty() {
+        places.push((region.clone(), profile.map(ToString::to_string)));
+    }
+    let others = std::iter::once((ephemeral.region.as_ref(), ephemeral.profile.as_ref())).chain(protected.values().map(|p| (p.region.as_ref(), p.profile.as_ref())));
+    for (env_region, env_profile) in others {
+        let found = env_region.or(config.app.region.as_ref()).map(ToString::to_string).or_else(|| chain.lookup(env_profile.map(|p| p.as_str())).map(|c| c.region));
+        if let Some(r) = found {
+            let place = (r, env_profile.map(ToString::to_string));
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
+    }
     let mut params = config.params.clone();
     merge_params(&mut params, overrides);
     let prefix = config.app.stack_prefix.as_ref().map(|p| p.as_str()).unwrap_or("");
@@ -420,6 +440,7 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
         region,
         region_source,
         profile: profile.map(ToString::to_string),
+        places,
         params,
         parameters: stack_parameters(&config.parameters, parameter_overrides, env),
         parameter_config: ParameterConfig {

@@ -348,6 +348,8 @@ enum Verdict {
     Throttle,
     /// Hold the request this long, then pass it on.
     Delay(std::time::Duration),
+    /// Answer with this CloudFormation (query protocol) error instead: (code, message).
+    QueryError(&'static str, String),
 }
 
 /// A loopback HTTP proxy in front of the emulator, for what the emulator cannot do itself: throttle
@@ -372,6 +374,20 @@ impl Proxy {
     /// passing it on: an operation that takes a while, as AWS's do.
     pub fn slow(upstream: &str, needle: &'static str, delay: std::time::Duration) -> Proxy {
         Proxy::start(upstream, move |body| if body.contains(needle) { Verdict::Delay(delay) } else { Verdict::Pass })
+    }
+
+    /// Answers the first request whose body contains `needle` with CloudFormation's `ValidationError`
+    /// `message` (another operation's "… is in UPDATE_IN_PROGRESS state and can not be updated",
+    /// say), then passes everything on.
+    pub fn fail_once(upstream: &str, needle: &'static str, message: String) -> Proxy {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        Proxy::start(upstream, move |body| {
+            if body.contains(needle) && !done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                Verdict::QueryError("ValidationError", message.clone())
+            } else {
+                Verdict::Pass
+            }
+        })
     }
 
     fn start(upstream: &str, decide: impl Fn(&str) -> Verdict + Send + Sync + 'static) -> Proxy {
@@ -457,6 +473,11 @@ fn proxy_one(mut client: std::net::TcpStream, upstream: &str, decide: impl FnOnc
                 ("503 Slow Down", "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>jiti-test</RequestId></Error>")
             };
             write!(client, "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+            return Ok(());
+        }
+        Verdict::QueryError(code, message) => {
+            let body = format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>jiti-test</RequestId></ErrorResponse>");
+            write!(client, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
             return Ok(());
         }
     }

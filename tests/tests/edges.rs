@@ -88,3 +88,57 @@ fn a_direct_deploy_compares_templates_and_skips_resources_whose_condition_is_fal
     assert!(!text.contains("change set for"), "{text}");
     assert!(!text.contains("ProdOnly"), "a resource whose condition is false is not added: {text}");
 }
+
+#[test]
+fn a_failed_command_asked_for_json_prints_json() {
+    let repo = shop_on("feature/json-errors");
+    // AWS unreachable: the error names the operation.
+    let out = Run::new(jiti_against(repo.path(), "http://127.0.0.1:9").args(["envs", "--json", "--api-timeout", "5s"]).output().expect("run")).expect(2);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout));
+    assert_eq!(report["error"]["kind"], "aws", "{report:#}");
+    assert_eq!(report["error"]["operation"], "CloudFormation.DescribeStacks", "{report:#}");
+    assert!(report["error"]["message"].as_str().is_some_and(|m| m.contains("http://127.0.0.1:9")), "{report:#}");
+    // A template that does not render: the app is named.
+    let template = "billing/infra/stack.yaml";
+    repo.write(template, &repo.read(template).replace("{{ params.visibility_timeout }}", "{{ params.nope }}"));
+    let out = repo.jiti(&["render", "-p", "billing", "--json"]).expect(2);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout));
+    assert_eq!((report["error"]["kind"].as_str(), report["error"]["app"].as_str()), (Some("render"), Some("billing")), "{report:#}");
+    // Without --json, stdout stays empty: the error is on stderr.
+    let human = repo.jiti(&["render", "-p", "billing"]).expect(2);
+    assert_eq!(human.stdout, "");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_no_error_once_the_work_is_done() {
+    let repo = shop_on("feature/closed-pipe");
+    let moto = moto();
+    moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0);
+    for args in [&["envs", "--json"][..], &["envs"][..], &["history", "-p", "billing"][..]] {
+        let mut child = jiti_against(repo.path(), &moto.endpoint).args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start");
+        // `| head -0`: the reader is gone before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn a_deploy_that_finds_its_stack_taken_waits_and_decides_again() {
+    let repo = shop_on("feature/race");
+    let moto = moto();
+    let first = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+    let stack = first["apps"][0]["stack_name"].as_str().expect("stack").to_owned();
+    let template = "billing/infra/stack.yaml";
+    repo.write(template, &repo.read(template).replace("      DisplayName: billing-{{ env.name }}\n", "      DisplayName: billing-{{ env.name }}-2\n"));
+    // Another deploy holds the stack when this one executes its change set: CloudFormation's answer.
+    let busy = format!("Stack:arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/1 is in UPDATE_IN_PROGRESS state and can not be updated.");
+    let proxy = jiti_tests::Proxy::fail_once(&moto.endpoint, "Action=ExecuteChangeSet", busy);
+    let out = Run::new(jiti_against(repo.path(), &proxy.endpoint).args(["deploy", "-p", "billing", "--json"]).output().expect("run")).expect(0);
+    assert!(out.stderr.contains("is taken by another operation (another deploy?): waiting for it, then deciding again"), "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(report["apps"][0]["result"], "updated", "{report:#}");
+    // Its first change set was deleted, not left executable; the second was executed.
+    let sets = moto.boto3(&format!("print(json.dumps([s.get('ExecutionStatus') for s in c('cloudformation').list_change_sets(StackName='{stack}')['Summaries']]))"));
+    assert!(!sets.as_array().expect("change sets").iter().any(|s| s == "AVAILABLE"), "an executable change set was left behind: {sets}");
+}

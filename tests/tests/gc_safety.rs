@@ -196,3 +196,40 @@ fn an_environment_its_dependents_still_use_is_neither_collected_nor_destroyed_al
     assert_eq!(order, ["orders-api", "billing"], "{all:#}");
     assert_eq!(stacks(&moto), Vec::<String>::new());
 }
+
+#[test]
+fn environments_of_every_configured_region_are_seen_and_a_bucket_is_judged_in_its_own() {
+    let repo = Repo::from_fixture("shop");
+    let path = "billing/infra/jiti.toml";
+    repo.write(path, &repo.read(path).replace("[environments.ephemeral]\n", "[environments.ephemeral]\nregion = \"us-west-2\"\n"));
+    repo.commit("branch environments of billing live in us-west-2");
+    let moto = Moto::start();
+    let mut live_bucket = String::new();
+    for branch in ["feature/west", "feature/west-gone"] {
+        repo.git(&["checkout", "-q", "-b", branch, "main"]);
+        let report = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+        assert_eq!(report["apps"][0]["region"], "us-west-2");
+        if branch == "feature/west" {
+            live_bucket = report["apps"][0]["outputs"]["ArchiveBucket"].as_str().expect("bucket").to_owned();
+        }
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["branch", "-q", "-D", "feature/west-gone"]);
+
+    // From main (production is in us-east-1), both are seen, in their region.
+    let envs = moto.jiti(repo.path(), &["envs", "-p", "billing", "--json"]).expect(0).json();
+    let regions: Vec<&str> = envs["regions"].as_array().expect("regions").iter().map(|r| r["region"].as_str().unwrap_or_default()).collect();
+    assert_eq!(regions, ["us-east-1", "us-west-2"], "{envs:#}");
+    assert_eq!(envs["environments"].as_array().map(Vec::len), Some(2), "{envs:#}");
+
+    let report = moto.jiti(repo.path(), &["gc", "--yes", "--json"]).expect(0).json();
+    let planned: Vec<&str> = report["plan"]["collect"].as_array().expect("collect").iter().map(|c| c["environment"].as_str().unwrap_or_default()).collect();
+    assert_eq!(planned.len(), 1, "{report:#}");
+    assert!(planned[0].starts_with("feature-west-gone"), "{report:#}");
+    // The live environment's bucket (listed by the Tagging API of every region on the emulator)
+    // is judged against us-west-2's stacks, where its stack lives: kept.
+    let removed: Vec<&str> = report["removed"].as_array().expect("removed").iter().filter_map(|r| r["arn"].as_str()).collect();
+    assert!(!removed.iter().any(|a| a.ends_with(&live_bucket)), "{report:#}");
+    let exists = moto.boto3(&format!("print(json.dumps('{live_bucket}' in [b['Name'] for b in c('s3').list_buckets()['Buckets']]))"));
+    assert_eq!(exists, true, "the live environment's bucket was deleted");
+}

@@ -18,7 +18,7 @@ pub fn exec(args: EnvsArgs) -> anyhow::Result<ExitCode> {
     let branches = jiti_core::git::branches(&project.git.root)?;
     let counter = CallCounter::default();
     let stacks = super::runtime()?.block_on(async {
-        let apis = super::connect(project.selected_apps(), &args.cloud.connect, &counter).await;
+        let apis = super::connect_everywhere(project.selected_apps(), &args.cloud.connect, &counter).await;
         jiti_core::deploy::listing(&apis).await
     })?;
     let all: Vec<_> = stacks.into_values().flat_map(|m| m.into_values()).collect();
@@ -28,10 +28,12 @@ pub fn exec(args: EnvsArgs) -> anyhow::Result<ExitCode> {
     // old AWS_REGION, another profile) is the first thing to rule out when an environment is missing.
     let mut regions: Vec<(String, String, Vec<String>)> = Vec::new();
     for app in project.selected_apps() {
-        let from = app.region_source.to_string();
-        match regions.iter_mut().find(|(r, f, _)| *r == app.region && *f == from) {
-            Some((_, _, apps)) => apps.push(app.name.clone()),
-            None => regions.push((app.region.clone(), from, vec![app.name.clone()])),
+        for target in jiti_core::deploy::targets(app) {
+            let from = if target.region == app.region { app.region_source.to_string() } else { "where another environment of the app is configured".to_owned() };
+            match regions.iter_mut().find(|(r, f, _)| *r == target.region && *f == from) {
+                Some((_, _, apps)) => apps.push(app.name.clone()),
+                None => regions.push((target.region.clone(), from, vec![app.name.clone()])),
+            }
         }
     }
     if args.cloud.json {

@@ -29,7 +29,7 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::new();
     let wait = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
     let (plan, done) = super::block_on(&progress, async {
-        let apis = super::connect(&project.apps, &args.cloud.connect, &counter).await;
+        let apis = super::connect_everywhere(&project.apps, &args.cloud.connect, &counter).await;
         // The error names the call and the endpoint: one line says it all.
         let seen = gc::look(&project, &apis).await?;
         let plan = gc::plan(&project, &seen, &knowledge, &options)?;

@@ -187,13 +187,33 @@ fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
     anyhow::Error::new(Interrupted)
 }
 
-/// AWS clients for every target of `apps`, counting their calls in `counter`.
-pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
-    let options = ConnectOptions {
+/// AWS clients for every region (and profile) any environment of `apps` is configured for: what
+/// `envs` and `gc` look at.
+pub async fn connect_everywhere<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
+    let options = connect_options(args);
+    let mut apis = BTreeMap::new();
+    for app in apps {
+        for target in jiti_core::deploy::targets(app) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = apis.entry(target) {
+                let api = Aws::connect(slot.key(), &options, counter).await;
+                slot.insert(api);
+            }
+        }
+    }
+    apis
+}
+
+fn connect_options(args: &ConnectArgs) -> ConnectOptions {
+    ConnectOptions {
         endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
         operation_timeout: args.api_timeout,
         ..ConnectOptions::default()
-    };
+    }
+}
+
+/// AWS clients for every target of `apps`, counting their calls in `counter`.
+pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
+    let options = connect_options(args);
     let mut apis = BTreeMap::new();
     for app in apps {
         let target = jiti_core::deploy::target(app);

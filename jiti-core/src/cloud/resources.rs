@@ -97,6 +97,8 @@ pub trait ResourceApi: Send + Sync {
     /// Deletes one resource. `tags` are the tags it was found with: where the ARN is ambiguous
     /// (SSM), only the candidate carrying them is deleted.
     fn delete_resource(&self, what: &Deletable, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<Removal, CloudError>> + Send;
+    /// The region a bucket lives in (`None`: gone, or not told).
+    fn bucket_region(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
 }
 
 /// The Tagging API takes at most 20 values per tag filter.
@@ -128,6 +130,21 @@ impl ResourceApi for Aws {
             Ok::<_, CloudError>(out)
         });
         Ok(futures_util::future::try_join_all(queries).await?.into_iter().flatten().collect())
+    }
+
+    async fn bucket_region(&self, bucket: &str) -> Result<Option<String>, CloudError> {
+        // GetBucketLocation answers from any region; no constraint means us-east-1, `EU` eu-west-1.
+        match self.s3.get_bucket_location().bucket(bucket).send().await {
+            Ok(out) => Ok(Some(match out.location_constraint().map(|c| c.as_str()) {
+                None | Some("") => "us-east-1".to_owned(),
+                Some("EU") => "eu-west-1".to_owned(),
+                Some(region) => region.to_owned(),
+            })),
+            Err(e) => {
+                let e = self.error("S3.GetBucketLocation", e);
+                if e.code.as_deref() == Some("NoSuchBucket") { Ok(None) } else { Err(e) }
+            }
+        }
     }
 
     async fn delete_resource(&self, what: &Deletable, tags: &BTreeMap<String, String>) -> Result<Removal, CloudError> {
