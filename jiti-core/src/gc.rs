@@ -156,25 +156,42 @@ pub async fn look<A: StackApi + ResourceApi>(project: &Project, apis: &BTreeMap<
     let mut seen = Seen::default();
     for (t, api) in apis {
         let apps: Vec<String> = project.apps.iter().filter(|a| deploy::targets(a).contains(t)).map(|a| a.name.clone()).collect();
-        let mut resources = if apps.is_empty() { Vec::new() } else { api.tagged_resources(KEY_APP, &apps).await? };
-        // A bucket's ARN names no region, and a Tagging API may list buckets of every region: a
-        // bucket is judged in its own region only, never against another region's stacks.
+        seen.resources.insert(t.clone(), if apps.is_empty() { Vec::new() } else { api.tagged_resources(KEY_APP, &apps).await? });
+    }
+    for (t, api) in apis {
+        seen.stacks.insert(t.clone(), api.list_stacks().await?.into_iter().map(|s| (s.name.clone(), s)).collect());
+    }
+    // A bucket's ARN names no region, and a Tagging API may list buckets of every region: a bucket
+    // whose stack is not in this region's listing is judged here only if it lives here, never
+    // against another region's stacks. (One GetBucketLocation per such bucket, none for the rest.)
+    for (t, api) in apis {
+        let stacks = seen.stacks.get(t);
+        let Some(resources) = seen.resources.get_mut(t) else { continue };
         let mut kept = Vec::with_capacity(resources.len());
         for r in resources.drain(..) {
-            match r.arn.strip_prefix("arn:aws:s3:::").or_else(|| r.arn.split_once(":s3:::").map(|(_, b)| b)) {
-                Some(bucket) if !bucket.contains('/') => match api.bucket_region(bucket).await? {
-                    Some(region) if region != t.region => continue,
+            let bucket = r.arn.split_once(":s3:::").map(|(_, b)| b.to_owned()).filter(|b| !b.is_empty() && !b.contains('/'));
+            let owner_here = owner_stack_name(project, &r).is_some_and(|name| stacks.is_some_and(|s| s.contains_key(&name)));
+            match bucket {
+                Some(bucket) if !owner_here => match api.bucket_region(&bucket).await? {
+                    Some(region) if region != t.region => {}
                     _ => kept.push(r),
                 },
                 _ => kept.push(r),
             }
         }
-        seen.resources.insert(t.clone(), kept);
-    }
-    for (t, api) in apis {
-        seen.stacks.insert(t.clone(), api.list_stacks().await?.into_iter().map(|s| (s.name.clone(), s)).collect());
+        *resources = kept;
     }
     Ok(seen)
+}
+
+/// The stack a tagged resource belongs to: CloudFormation's own tag names it exactly (whatever the
+/// prefix was then), else the app's stack of the resource's environment.
+fn owner_stack_name(project: &Project, r: &TaggedResource) -> Option<String> {
+    if let Some(name) = r.tags.get(CFN_STACK_NAME) {
+        return Some(name.clone());
+    }
+    let app = project.app(r.tags.get(KEY_APP)?)?;
+    Some(app.stack_name_in(r.tags.get(KEY_ENV)?))
 }
 
 /// The environments and resources to collect among what was `seen`.
@@ -229,8 +246,7 @@ fn plan_resources(project: &Project, seen: &Seen, options: &GcOptions, plan: &mu
             if !deploy::targets(app).contains(t) || options.app.as_ref().is_some_and(|only| only != &app.name) {
                 continue;
             }
-            // CloudFormation's tag names the stack exactly (whatever the prefix was then).
-            let stack_name = tag(CFN_STACK_NAME).map_or_else(|| app.stack_name_in(environment), str::to_owned);
+            let Some(stack_name) = owner_stack_name(project, r) else { continue };
             if app.protected_envs.iter().any(|p| p == environment || app.stack_name_in(p) == stack_name) || tagging::marked_protected(&r.tags) {
                 if stacks.is_none_or(|s| !s.contains_key(&stack_name)) {
                     let why = format!("`{environment}` is a protected environment: its resources are never collected, even without their stack `{stack_name}`");

@@ -61,7 +61,15 @@ fn the_region_comes_from_the_aws_config_file_as_the_aws_cli_finds_it() {
     assert!(stacks_in(moto, "eu-central-1").contains(&stack), "{stack} is not in eu-central-1");
     assert!(!stacks_in(moto, "us-west-2").contains(&stack));
     let envs = jiti_with_config(moto, repo.path(), &config, &["envs", "-p", "billing", "--json"], &[]).expect(0).json();
-    assert_eq!(envs["regions"], serde_json::json!([{"region": "eu-central-1", "from": "profile `qa` of the AWS config file", "apps": ["billing"]}]));
+    // Branch environments in the qa profile's region; production's (the default profile's) is
+    // looked in too, as every region an environment of the app is configured for.
+    assert_eq!(
+        envs["regions"],
+        serde_json::json!([
+            {"region": "eu-central-1", "from": "profile `qa` of the AWS config file", "apps": ["billing"]},
+            {"region": "us-west-2", "from": "where another environment of the app is configured", "apps": ["billing"]}
+        ])
+    );
     let human = jiti_with_config(moto, repo.path(), &config, &["envs", "-p", "billing"], &[]).expect(0);
     assert!(human.stderr.contains("region eu-central-1 (profile `qa` of the AWS config file): billing"), "{}", human.stderr);
 
