@@ -447,11 +447,13 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
     let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params).into_iter().chain(secrets::from_parameters(&app.parameters, &[])).collect(), |r| r.secrets.clone());
     let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
+    // The release recorded as started, once a stack change was about to start (see `run`).
+    let mut started: Option<Release> = None;
     let done = match rendered {
         Ok(rendered) => {
             // Two deploys of one environment: the one that finds the stack taken waits for the
             // other's operation to end, then decides again from what is there (often: up to date).
-            let mut done = run(project, app, api, current, &rendered, options, observer).await;
+            let mut done = run(project, app, api, current, &rendered, options, observer, &mut started).await;
             for _ in 0..BUSY_RETRIES {
                 if !matches!(&done, Err(f) if f.busy) {
                     break;
@@ -461,7 +463,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
                 done = match wait(api, &app.stack_name, &mut HashSet::new(), deadline, options, observer, &app.name).await {
                     // Settled (whether the other operation succeeded or rolled back): look again.
                     Ok(_) | Err(Failure { busy: false, .. }) => match api.describe_stack(&app.stack_name).await {
-                        Ok(now) => run(project, app, api, now, &rendered, options, observer).await,
+                        Ok(now) => run(project, app, api, now, &rendered, options, observer, &mut started).await,
                         Err(e) => Err(e.into()),
                     },
                     Err(f) => Err(f),
@@ -497,9 +499,25 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
             }
             r.verify = Some(run);
         }
-        let release = new_release(project, app, &hash, &masked_outputs, &secrets, status, options, api).await;
-        if let Err(e) = ledger::record(api, &release).await {
+        let mut release = new_release(project, app, &hash, &masked_outputs, &secrets, status, options, api).await;
+        if let Some(s) = &started {
+            release.id = s.id.clone();
+        }
+        if let Err(e) = ledger::record_outcome(api, &release).await {
             observer.note(&app.name, &format!("warning: the release was deployed but not recorded in the ledger: {e}"));
+        }
+        r.release = Some(release);
+    } else if let Some(mut release) = started {
+        // Started, and then failed or changed nothing: the ledger says so.
+        release.status = match &r.outcome {
+            Outcome::NoChanges | Outcome::UpToDate => ReleaseStatus::NoChanges,
+            _ => ReleaseStatus::Failed,
+        };
+        if let Outcome::Failed { error, .. } = &r.outcome {
+            release.error = Some(error.clone());
+        }
+        if let Err(e) = ledger::record_outcome(api, &release).await {
+            observer.note(&app.name, &format!("warning: the release's outcome was not recorded in the ledger: {e}"));
         }
         r.release = Some(release);
     }
@@ -551,6 +569,7 @@ async fn new_release<S: ReleaseStore>(
         status,
         rollback_of: options.rollback_of.clone(),
         skip_checks: options.skip_checks,
+        error: None,
     }
 }
 
@@ -586,7 +605,8 @@ fn render_for_deploy(project: &Project, app: &ResolvedApp, outputs: &DepOutputs,
 }
 
 /// One app's deploy of `rendered`: its outcome and its outputs.
-async fn run<A: StackApi>(
+#[allow(clippy::too_many_arguments)]
+async fn run<A: StackApi + ReleaseStore>(
     project: &Project,
     app: &ResolvedApp,
     api: &A,
@@ -594,6 +614,7 @@ async fn run<A: StackApi>(
     rendered: &Rendered,
     options: &DeployOptions,
     observer: &dyn Observer,
+    started: &mut Option<Release>,
 ) -> Result<(Outcome, BTreeMap<String, String>), Failure> {
     let name = &app.name;
     let stack = &app.stack_name;
@@ -675,6 +696,15 @@ async fn run<A: StackApi>(
         true => HashSet::new(),
         false => api.stack_events(stack).await?.into_iter().map(|e| e.id).collect(),
     };
+    // Recorded before the change starts: an interrupted or lost process still leaves its release
+    // in the ledger (as started), so history and `rollback --steps` count it.
+    if started.is_none() {
+        let release = new_release(project, app, &hash, &BTreeMap::new(), &rendered.secrets, ReleaseStatus::Started, options, api).await;
+        if let Err(e) = ledger::record(api, &release).await {
+            observer.note(name, &format!("warning: the release could not be recorded before starting: {e}"));
+        }
+        *started = Some(release);
+    }
     let started = match (&change_set, creating) {
         (Some(id), _) => {
             observer.status(name, stack, SENT_EXECUTE);

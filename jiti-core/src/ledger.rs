@@ -20,6 +20,20 @@ pub enum ReleaseStatus {
     Deployed,
     /// Deployed, then its `verify` hook failed.
     VerifyFailed,
+    /// The stack change was started and its outcome never recorded: the process was interrupted
+    /// or lost the API. Recorded before the change starts, so no change goes unrecorded.
+    Started,
+    /// The stack change was started and failed (CloudFormation rolled it back).
+    Failed,
+    /// Started, but CloudFormation found nothing to change.
+    NoChanges,
+}
+
+impl ReleaseStatus {
+    /// Whether the stack may hold this release's infra: what `rollback --steps` counts.
+    pub fn changed_the_stack(self) -> bool {
+        matches!(self, ReleaseStatus::Deployed | ReleaseStatus::VerifyFailed | ReleaseStatus::Started)
+    }
 }
 
 /// Who deployed: the git user and the AWS identity, where known.
@@ -56,6 +70,9 @@ pub struct Release {
     /// Deployed despite errors of `check` (`--skip-checks`, and every rollback).
     #[serde(default)]
     pub skip_checks: bool,
+    /// Why it failed, for a failed release.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl Release {
@@ -73,18 +90,42 @@ pub fn prefix(app: &str, environment: &str) -> String {
     format!("releases/{app}/{environment}/")
 }
 
-/// Appends a release.
+/// Appends a release: `<id>.json`. A deploy records its release as [`ReleaseStatus::Started`]
+/// before the stack change starts, and its outcome with [`record_outcome`].
 pub async fn record<S: ReleaseStore>(store: &S, release: &Release) -> Result<(), CloudError> {
     let key = format!("{}{}.json", prefix(&release.app, &release.environment), release.id);
     let body = serde_json::to_string_pretty(release).unwrap_or_default();
     store.put_object(&key, &body).await
 }
 
-/// The releases of `app` in `environment`, newest first; at most `limit`.
+/// Records how a started release ended: `<id>.done.json` beside its `<id>.json` (records are
+/// only ever created, so concurrent deploys never lose each other's); [`history`] shows the outcome.
+pub async fn record_outcome<S: ReleaseStore>(store: &S, release: &Release) -> Result<(), CloudError> {
+    let key = format!("{}{}.done.json", prefix(&release.app, &release.environment), release.id);
+    let body = serde_json::to_string_pretty(release).unwrap_or_default();
+    store.put_object(&key, &body).await
+}
+
+/// The release id a ledger key holds (`<id>.json` or `<id>.done.json`).
+fn id_of(key: &str) -> &str {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.strip_suffix(".done.json").or_else(|| name.strip_suffix(".json")).unwrap_or(name)
+}
+
+/// The releases of `app` in `environment`, newest first; at most `limit`. A release shows its
+/// outcome where one was recorded, else as it was recorded when it started.
 pub async fn history<S: ReleaseStore>(store: &S, app: &str, environment: &str, limit: usize) -> Result<Vec<Release>, CloudError> {
     let keys = store.list_keys(&prefix(app, environment)).await?;
+    // Per id, the outcome's key wins over the start's.
+    let mut latest: BTreeMap<String, String> = BTreeMap::new();
+    for key in &keys {
+        let slot = latest.entry(id_of(key).to_owned()).or_insert_with(|| key.clone());
+        if key.ends_with(".done.json") {
+            *slot = key.clone();
+        }
+    }
     let mut out = Vec::new();
-    for key in keys.iter().rev().take(limit) {
+    for key in latest.values().rev().take(limit) {
         let body = store.get_object(key).await?;
         let release: Release = serde_json::from_str(&body).map_err(|e| CloudError::other("S3.GetObject", format!("release record `{key}` is not valid: {e}")))?;
         out.push(release);
@@ -96,6 +137,12 @@ pub async fn history<S: ReleaseStore>(store: &S, app: &str, environment: &str, l
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn an_outcome_key_and_a_start_key_name_one_release() {
+        assert_eq!(id_of("releases/a/e/1800000000123-abc-0001.json"), "1800000000123-abc-0001");
+        assert_eq!(id_of("releases/a/e/1800000000123-abc-0001.done.json"), "1800000000123-abc-0001");
+    }
 
     #[test]
     fn ids_sort_by_time_and_differ() {

@@ -40,7 +40,11 @@ pub fn pick<'a>(history: &'a [Release], app: &str, env: &str, to: &To) -> Result
         return Err(RollbackError::NoReleases { app: app.to_owned(), env: env.to_owned() });
     }
     match to {
-        To::Steps(steps) => history.get(*steps).ok_or(RollbackError::TooFar { app: app.to_owned(), env: env.to_owned(), steps: *steps, count: history.len() }),
+        // Releases that changed the stack count (an interrupted one too); failed and empty ones do not.
+        To::Steps(steps) => {
+            let counted: Vec<&Release> = history.iter().filter(|h| h.status.changed_the_stack()).collect();
+            counted.get(*steps).copied().ok_or(RollbackError::TooFar { app: app.to_owned(), env: env.to_owned(), steps: *steps, count: counted.len() })
+        }
         To::Reference(r) => {
             let usable = || history.iter().filter(|h| h.status == ReleaseStatus::Deployed);
             let is_commit = r.len() >= 4 && r.chars().all(|c| c.is_ascii_hexdigit());
@@ -94,6 +98,7 @@ mod tests {
             status,
             rollback_of: None,
             skip_checks: false,
+            error: None,
         }
     }
 

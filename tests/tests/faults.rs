@@ -108,6 +108,11 @@ fn an_interrupt_during_a_deploy_says_what_goes_on_in_cloudformation() {
         stderr.contains(": CREATE_IN_PROGRESS: the operation goes on in CloudFormation; follow it with `aws cloudformation describe-stack-events --stack-name billing-feature-interrupt-"),
         "{stderr}"
     );
+    // The stack change it started is a release, though its outcome was never known here.
+    let history = moto.jiti(repo.path(), &["history", "-p", "billing", "--json"]).expect(0).json();
+    let releases = history["apps"][0]["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 1, "{history:#}");
+    assert_eq!(releases[0]["status"], "started", "{history:#}");
     // What was written locally is whole: the rendered template parses.
     let jiti = repo.path().join("target/jiti");
     let env_dir = std::fs::read_dir(&jiti).expect("target/jiti").filter_map(Result::ok).map(|e| e.path()).find(|p| p.is_dir()).expect("an environment folder");

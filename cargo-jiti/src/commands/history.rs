@@ -8,7 +8,7 @@ use jiti_core::ledger::{self, ReleaseStatus};
 use serde_json::json;
 
 use crate::cli::HistoryArgs;
-use crate::output::{self, DIM, ERROR, GOOD, NOTE};
+use crate::output::{self, DIM, ERROR, GOOD, NOTE, WARNING};
 
 pub fn exec(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(&args.project)?;
@@ -35,11 +35,14 @@ pub fn exec(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let (style, status) = match r.status {
                 ReleaseStatus::Deployed => (GOOD, "deployed"),
                 ReleaseStatus::VerifyFailed => (ERROR, "verify failed"),
+                ReleaseStatus::Started => (WARNING, "started: outcome not recorded"),
+                ReleaseStatus::Failed => (ERROR, "failed"),
+                ReleaseStatus::NoChanges => (DIM, "no changes"),
             };
             let rollback = r.rollback_of.as_deref().map(|id| format!(" (rollback of {id})")).unwrap_or_default();
             let who = r.deployed_by.git.as_deref().or(r.deployed_by.aws.as_deref()).unwrap_or("?");
             let dirty = if r.dirty { "+dirty" } else { "" };
-            writeln!(out, "  {DIM}{}{DIM:#}  {:<10} {}{dirty:<6} {style}{status:<13}{style:#} {who}{rollback}  {DIM}{}{DIM:#}", r.time, r.version, &r.commit[..r.commit.len().min(7)], r.id)?;
+            writeln!(out, "  {DIM}{}{DIM:#}  {:<10} {}{dirty:<6} {style}{status:<29}{style:#} {who}{rollback}  {DIM}{}{DIM:#}", r.time, r.version, &r.commit[..r.commit.len().min(7)], r.id)?;
         }
     }
     Ok(ExitCode::SUCCESS)
