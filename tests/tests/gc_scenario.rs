@@ -17,7 +17,8 @@ enum Verdict {
 use Verdict::{Deleted, Kept};
 
 /// (stack name, region, app tag, env tag, branch tag, extra tags as Python dict items, expected, why)
-const STACKS: &[(&str, &str, &str, &str, &str, &str, Verdict, &str)] = &[
+type StackRow = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, Verdict, &'static str);
+const STACKS: &[StackRow] = &[
     ("billing-feature-live", "us-west-2", "billing", "feature-live", "feature/live", "", Kept, "branch exists locally and on the remote"),
     ("billing-remote-only", "us-west-2", "billing", "remote-only", "feature/remote-only", "", Kept, "branch exists on the remote only"),
     ("billing-gone", "us-west-2", "billing", "gone", "feature/gone", "", Deleted, "branch deleted"),
@@ -32,7 +33,8 @@ const STACKS: &[(&str, &str, &str, &str, &str, &str, Verdict, &str)] = &[
 ];
 
 /// (kind, name, region, env tag, extra tags, expected, why): SQS queues and S3 buckets.
-const RESOURCES: &[(&str, &str, &str, &str, &str, Verdict, &str)] = &[
+type ResourceRow = (&'static str, &'static str, &'static str, &'static str, &'static str, Verdict, &'static str);
+const RESOURCES: &[ResourceRow] = &[
     ("queue", "orphan-queue", "us-west-2", "gone-2", "", Deleted, "its environment's stack never existed (or is gone)"),
     ("bucket", "orphan-bucket-west", "us-west-2", "gone-3", "", Deleted, "its stack is gone; judged in its own region"),
     ("bucket", "live-bucket-west", "us-west-2", "feature-live", "", Kept, "its stack is alive (in us-west-2, not in the region gc started from)"),
