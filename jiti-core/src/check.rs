@@ -132,11 +132,7 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
         }
     }
     out.extend(policy_findings(app, rendered));
-    for p in crate::parameters::judge(t, &app.parameters, &app.environment.name) {
-        let mut f = finding(Severity::Error, p.code, app, p.message);
-        f.file = Some(app.config_path.clone());
-        out.push(f);
-    }
+    out.extend(parameter_findings(app, t, &app.parameters, &app.environment.name));
     let bytes = t.to_json().len();
     if bytes > template::MAX_TEMPLATE_BYTES {
         let mut f = finding(Severity::Error, "limit", app, format!("the template is {bytes} bytes; CloudFormation accepts at most {}", template::MAX_TEMPLATE_BYTES));
@@ -159,13 +155,21 @@ fn other_environments_parameters(app: &ResolvedApp, rendered: &Rendered) -> Vec<
     for (env, overrides) in app.parameter_config.environments.iter().filter(|(e, _)| e != current) {
         let given = crate::resolve::stack_parameters(&app.parameter_config.base, overrides, &crate::resolve::ProcessEnv::default());
         let label = if env == "ephemeral" { "branch environments".to_owned() } else { env.clone() };
-        for p in crate::parameters::judge(&rendered.template, &given, &label).into_iter().filter(|p| p.code != "parameter-env") {
-            let mut f = finding(Severity::Error, p.code, app, p.message);
-            f.file = Some(app.config_path.clone());
-            out.push(f);
-        }
+        out.extend(parameter_findings(app, &rendered.template, &given, &label).into_iter().filter(|f| f.code != "parameter-env"));
     }
     out
+}
+
+/// `[parameters]` of one environment judged against the template, as findings on `jiti.toml`.
+fn parameter_findings(app: &ResolvedApp, template: &Template, given: &[crate::resolve::StackParameter], env: &str) -> Vec<Finding> {
+    crate::parameters::judge(template, given, env)
+        .into_iter()
+        .map(|p| {
+            let mut f = finding(Severity::Error, p.code, app, p.message);
+            f.file = Some(app.config_path.clone());
+            f
+        })
+        .collect()
 }
 
 /// A finding of a built-in rule the app turned off becomes information, with the app's reason.

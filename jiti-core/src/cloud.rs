@@ -36,6 +36,10 @@ pub use resources::{Deletable, Removal, ResourceApi, TaggedResource};
 /// then `<account>-<region>`.
 pub const ARTIFACTS_BUCKET_PREFIX: &str = "cargo-jiti-artifacts-";
 
+/// What CloudFormation shows in place of a `NoEcho` parameter's value (DescribeStacks): a value that
+/// cannot be compared with anything.
+pub const NOECHO_SHOWN: &str = "****";
+
 /// Where an app's stacks live.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {

@@ -300,7 +300,7 @@ pub fn parameters_match(stack: &Stack, given: &[(String, String)], template: &cr
         })
     };
     let given_ok = given.iter().all(|(k, v)| stack.parameters.get(k) == Some(v));
-    let stack_ok = stack.parameters.iter().all(|(k, v)| v != "****" && wanted(k).as_deref() == Some(v.as_str()));
+    let stack_ok = stack.parameters.iter().all(|(k, v)| v != crate::cloud::NOECHO_SHOWN && wanted(k).as_deref() == Some(v.as_str()));
     given_ok && stack_ok
 }
 
@@ -445,7 +445,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     let start = Instant::now();
     let rendered = render_for_deploy(project, app, outputs, options.skip_checks);
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
-    let secrets = rendered.as_ref().map_or_else(|_| secrets::from_params(&app.params).into_iter().chain(secrets::from_parameters(&app.parameters, &[])).collect(), |r| r.secrets.clone());
+    let secrets = rendered.as_ref().map_or_else(|_| app.secrets(), |r| r.secrets.clone());
     let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
     // The release recorded as started, once a stack change was about to start (see `run`).
     let mut started: Option<Release> = None;
@@ -480,10 +480,7 @@ async fn deploy_one<A: StackApi + ReleaseStore>(
     };
     // What the ledger, `target/jiti` and every report get; the result keeps the real values too
     // (for dependents, `verify` and `run`).
-    let masked_outputs: BTreeMap<String, String> = outs
-        .iter()
-        .map(|(k, v)| (k.clone(), if secret_outputs.contains(k) { secrets::MASK.to_owned() } else { secrets::mask(v, &secrets) }))
-        .collect();
+    let masked_outputs = secrets::mask_outputs(&outs, &secret_outputs, &secrets);
     let mut r = result(app, outcome, outs, start);
     r.outputs = masked_outputs.clone();
     if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
@@ -620,6 +617,7 @@ async fn run<A: StackApi + ReleaseStore>(
     let stack = &app.stack_name;
     let hash = rendered.template.hash();
     let tags = stack_tags(project, app, &hash, options.ttl, options.now);
+    let given = given_parameters(app);
     let deadline = Instant::now() + options.timeout;
 
     if let Some(s) = &current {
@@ -639,7 +637,7 @@ async fn run<A: StackApi + ReleaseStore>(
         }
         current = None;
     }
-    if let Some(s) = current.as_ref().filter(|s| up_to_date(s, &tags, expiry(app, options.ttl)) && parameters_match(s, &given_parameters(app), &rendered.template)) {
+    if let Some(s) = current.as_ref().filter(|s| up_to_date(s, &tags, expiry(app, options.ttl)) && parameters_match(s, &given, &rendered.template)) {
         observer.note(name, "up to date");
         return Ok((Outcome::UpToDate, s.outputs.clone()));
     }
@@ -661,7 +659,7 @@ async fn run<A: StackApi + ReleaseStore>(
         kind: if creating { ChangeSetKind::Create } else { ChangeSetKind::Update },
         template,
         tags,
-        parameters: given_parameters(app),
+        parameters: given,
         description: format!("cargo-jiti: {name} {} at {}", app.version, project.git.short_commit),
     };
     let previous_outputs = current.as_ref().map(|s| s.outputs.clone()).unwrap_or_default();
@@ -676,9 +674,7 @@ async fn run<A: StackApi + ReleaseStore>(
                 false => serde_json::from_str(&api.get_template(stack).await?).ok(),
             };
             // Resources whose `Condition` is false exist on neither side.
-            let deployed = deployed.map(|d| crate::diff::active(&d, &current.as_ref().map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
-            let given: BTreeMap<String, String> = given_parameters(app).into_iter().collect();
-            let changes = crate::diff::resource_changes(deployed.as_ref(), &crate::diff::active(&rendered.template.value, &given, &app.region));
+            let changes = crate::diff::deploy_changes(deployed.as_ref(), current.as_ref(), &rendered.template.value, app);
             if changes.is_empty() && !creating {
                 // Only tags may differ; UpdateStack says whether that is a change.
                 observer.note(name, "template unchanged: updating stack tags");

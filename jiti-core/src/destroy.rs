@@ -40,6 +40,7 @@ pub async fn stacks<A: StackApi>(project: &Project, env: Option<&str>, apis: &BT
 /// The stacks of environment `env` (the branch's when `None`) of the selected apps, dependents first.
 pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow_protected: bool) -> Result<Vec<Item>, DeployError> {
     let selected: HashSet<usize> = project.selected.iter().copied().collect();
+    let selected_names: Vec<&str> = project.selected_apps().map(|a| a.name.as_str()).collect();
     let order: Vec<usize> = deploy::waves(project, &project.selected)?.into_iter().rev().flatten().filter(|i| selected.contains(i)).collect();
     Ok(order
         .into_iter()
@@ -51,13 +52,13 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
             // The config's word, or the stack's own marker (an environment renamed since).
             let protected = app.protected_envs.contains(&environment) || stack.is_some_and(|s| tagging::marked_protected(&s.tags));
             // A dependent's stack of the same environment imports from this one: it goes first.
-            let selected_names: Vec<&str> = project.selected_apps().map(|a| a.name.as_str()).collect();
             let blocking: Vec<String> = project
                 .dependents(&app.name)
                 .into_iter()
                 .filter(|d| !selected_names.contains(&d.name.as_str()))
                 .filter_map(|d| stacks.get(&target(d)).and_then(|s| s.get(&d.stack_name_for(env))).map(|s| format!("`{}` ({})", d.name, s.name)))
                 .collect();
+            let foreign = stack.and_then(|s| tagging::owned_by(&s.tags, &app.name).err());
             let refused = match stack {
                 None => None,
                 Some(_) if !blocking.is_empty() => Some(format!(
@@ -67,7 +68,7 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
                     if blocking.len() == 1 { "it" } else { "them" },
                     if blocking.len() == 1 { "it" } else { "them" },
                 )),
-                Some(s) if tagging::owned_by(&s.tags, &app.name).is_err() => tagging::owned_by(&s.tags, &app.name).err(),
+                Some(_) if foreign.is_some() => foreign,
                 Some(_) if protected && !allow_protected => Some(format!("`{environment}` is a protected environment: add --allow-protected to destroy it")),
                 Some(s) if s.in_progress() => Some(format!("an operation is in progress ({})", s.status)),
                 Some(_) => None,

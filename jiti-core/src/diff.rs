@@ -27,7 +27,7 @@ pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &
         match name {
             "AWS::Region" if !region.is_empty() => Some(region.to_owned()),
             // A `NoEcho` value comes back from CloudFormation masked: unknown.
-            _ => parameters.get(name).or_else(|| defaults.get(name)).filter(|v| v.as_str() != crate::secrets::MASK).cloned(),
+            _ => parameters.get(name).or_else(|| defaults.get(name)).filter(|v| v.as_str() != crate::cloud::NOECHO_SHOWN).cloned(),
         }
     };
     if let Some(resources) = out.get_mut("Resources").and_then(Value::as_object_mut) {
@@ -81,6 +81,15 @@ fn evaluate(expr: &Value, conditions: &serde_json::Map<String, Value>, value_of:
         }
         _ => None,
     }
+}
+
+/// The resources a deploy adds, modifies or removes: the deployed template (with the stack's
+/// parameter values) against the rendered one (with the values a deploy passes), each without the
+/// resources its conditions leave out. Used by `diff` and the direct deploy method.
+pub fn deploy_changes(deployed: Option<&Value>, stack: Option<&crate::cloud::Stack>, rendered: &Value, app: &crate::resolve::ResolvedApp) -> Vec<Change> {
+    let given: BTreeMap<String, String> = crate::deploy::given_parameters(app).into_iter().collect();
+    let old = deployed.map(|d| active(d, &stack.map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
+    resource_changes(old.as_ref(), &active(rendered, &given, &app.region))
 }
 
 /// Resource-level changes from `old` to `new` (canonical template values), in `new`'s order,
@@ -201,11 +210,7 @@ pub async fn diff<A: crate::cloud::StackApi>(
             app: app.name.clone(),
             stack_name: app.stack_name.clone(),
             exists: current.is_some(),
-            resources: {
-                let given: BTreeMap<String, String> = crate::deploy::given_parameters(app).into_iter().collect();
-                let old = old_value.map(|v| active(&v, &current.map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
-                resource_changes(old.as_ref(), &active(&rendered.template.value, &given, &app.region))
-            },
+            resources: deploy_changes(old_value.as_ref(), current, &rendered.template.value, app),
             tags: current.map(|s| tag_changes(&s.tags, &wanted)).unwrap_or_default(),
             deployed,
             proposed,

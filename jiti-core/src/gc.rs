@@ -208,20 +208,18 @@ pub fn plan(project: &Project, seen: &Seen, knowledge: &BranchKnowledge, options
 fn keep_what_dependents_need(project: &Project, seen: &Seen, plan: &mut Plan) {
     loop {
         let collected: HashSet<String> = plan.collect.iter().map(|c| c.stack_name.clone()).collect();
-        let blocked = plan.collect.iter().position(|c| {
-            project.dependents(&c.app).iter().any(|d| {
-                let name = d.stack_name_in(&c.environment);
-                !collected.contains(&name) && deploy::targets(d).iter().any(|t| seen.stacks.get(t).is_some_and(|s| s.contains_key(&name)))
-            })
-        });
-        let Some(i) = blocked else { return };
+        // The dependents' stacks of `c`'s environment that exist where they live and stay.
+        let staying = |c: &Collect| -> Vec<String> {
+            project
+                .dependents(&c.app)
+                .iter()
+                .map(|d| (d.stack_name_in(&c.environment), deploy::targets(d)))
+                .filter(|(name, targets)| !collected.contains(name) && targets.iter().any(|t| seen.stacks.get(t).is_some_and(|s| s.contains_key(name))))
+                .map(|(name, _)| name)
+                .collect()
+        };
+        let Some((i, dependents)) = plan.collect.iter().enumerate().map(|(i, c)| (i, staying(c))).find(|(_, d)| !d.is_empty()) else { return };
         let c = plan.collect.remove(i);
-        let dependents: Vec<String> = project
-            .dependents(&c.app)
-            .iter()
-            .map(|d| d.stack_name_in(&c.environment))
-            .filter(|n| !collected.contains(n) && seen.stacks.values().any(|s| s.contains_key(n)))
-            .collect();
         let why = format!("{} depend{} on it and stay{}: collect them too (without --app), or destroy them first", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }, if dependents.len() == 1 { "s" } else { "" });
         plan.kept.push(Kept { app: c.app, stack_name: c.stack_name, why });
     }
@@ -285,7 +283,7 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = (&'a Target, 
     let now = options.now.unwrap_or_else(SystemTime::now);
     let mut plan = Plan::default();
     let local = &knowledge.branches.local;
-    let alive: HashSet<String> = match &options.remote_branches {
+    let mut alive: HashSet<String> = match &options.remote_branches {
         Some(remote) => {
             plan.notes.push(format!("branches judged by the remote's live listing ({} branches) and local ones", remote.len()));
             local.union(remote).cloned().collect()
@@ -302,7 +300,6 @@ fn plan_stacks<'a>(project: &Project, stacks: impl Iterator<Item = (&'a Target, 
     };
     // The branch this command runs for is alive, whatever this clone knows of others (a CI job
     // checks out its own ref detached, with no branch of that name).
-    let mut alive = alive;
     alive.insert(project.git.branch.clone());
     let alive = tagging::BranchSet::new(&alive);
     // Dependents go first: an app's stacks may import from what it depends on.

@@ -221,15 +221,7 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
     let mut secrets = crate::secrets::from_params(&app.params);
     secrets.extend(crate::secrets::from_template(&template));
     secrets.extend(crate::secrets::from_parameters(&app.parameters, &crate::secrets::noecho_parameters(&template)));
-    let mut secret_outputs = crate::secrets::secret_outputs(&template, &crate::secrets::secret_parameter_names(&template, &app.parameters));
-    // An output written with a secret `[params]` value is secret too: after a rollback its stack
-    // holds an earlier secret, which no value today names.
-    for (key, output) in template.section("Outputs") {
-        let text = output.get("Value").map(Value::to_string).unwrap_or_default();
-        if !secret_outputs.contains(key) && secrets.iter().any(|secret| text.contains(secret.as_str())) {
-            secret_outputs.push(key.clone());
-        }
-    }
+    let secret_outputs = crate::secrets::secret_outputs(&template, &crate::secrets::secret_parameter_names(&template, &app.parameters), &secrets);
     Ok(Rendered {
         app: app.name.clone(),
         stack_name: app.stack_name.clone(),

@@ -252,6 +252,14 @@ impl ResolvedApp {
         environment::stack_name(&self.stack_prefix, &self.name, env)
     }
 
+    /// Secret values of its `[params]` and `[parameters]`, known before any render (a render adds
+    /// its template's `NoEcho` defaults).
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = crate::secrets::from_params(&self.params);
+        out.extend(crate::secrets::from_parameters(&self.parameters, &[]));
+        out
+    }
+
     /// This app's stack in `env`, or in the branch's environment when `None` (an `--env` flag).
     pub fn stack_name_for(&self, env: Option<&str>) -> String {
         env.map_or_else(|| self.stack_name.clone(), |e| self.stack_name_in(e))
@@ -354,7 +362,7 @@ impl Project {
     /// Secret values of every app's `[params]` and `[parameters]` (see [`crate::secrets`]), to
     /// mask in what is shown.
     pub fn secrets(&self) -> Vec<String> {
-        self.apps.iter().flat_map(|a| crate::secrets::from_params(&a.params).into_iter().chain(crate::secrets::from_parameters(&a.parameters, &[]))).collect()
+        self.apps.iter().flat_map(ResolvedApp::secrets).collect()
     }
 
     /// Tags for every resource and the stack of `app`: `[tags]`, then the jiti tags.
@@ -390,32 +398,38 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
         Some(p) => (p.region.as_ref(), p.profile.as_ref(), &p.params, &p.parameters, format!("environments.protected.{}", environment.name)),
         None => (ephemeral.region.as_ref(), ephemeral.profile.as_ref(), &ephemeral.params, &ephemeral.parameters, "environments.ephemeral".to_owned()),
     };
-    let (region, region_source) = if let Some(r) = env_region {
-        (r.to_string(), RegionSource::Environment(table))
-    } else if let Some(r) = &config.app.region {
-        (r.to_string(), RegionSource::App)
-    } else if let Some(found) = chain.lookup(profile.map(|p| p.as_str())) {
-        (found.region, RegionSource::Chain(found.from))
-    } else if region_optional {
-        (String::new(), RegionSource::Unknown)
-    } else {
-        return Err(ResolveError::NoRegion {
-            app: source.name.clone(),
-            env: environment.name.clone(),
-            config: source.config_path.clone(),
-            profile: profile.map(ToString::to_string),
-        });
+    // One rule for every environment: its table's `region`, else `[app] region`, else the chain of
+    // its profile.
+    let region_of = |env_region: Option<&crate::config::Region>, env_profile: Option<&crate::config::Profile>, table: String| -> Option<(String, RegionSource)> {
+        if let Some(r) = env_region {
+            Some((r.to_string(), RegionSource::Environment(table)))
+        } else if let Some(r) = &config.app.region {
+            Some((r.to_string(), RegionSource::App))
+        } else {
+            chain.lookup(env_profile.map(|p| p.as_str())).map(|found| (found.region, RegionSource::Chain(found.from)))
+        }
+    };
+    let (region, region_source) = match region_of(env_region, profile, table) {
+        Some(found) => found,
+        None if region_optional => (String::new(), RegionSource::Unknown),
+        None => {
+            return Err(ResolveError::NoRegion {
+                app: source.name.clone(),
+                env: environment.name.clone(),
+                config: source.config_path.clone(),
+                profile: profile.map(ToString::to_string),
+            });
+        }
     };
     // Where the app's other environments live: each protected environment's and branch
-    // environments' region (and profile), as the same rules find them.
+    // environments' region (and profile), by the same rule.
     let mut places: Vec<(String, Option<String>)> = Vec::new();
     if !region.is_empty() {
         places.push((region.clone(), profile.map(ToString::to_string)));
     }
     let others = std::iter::once((ephemeral.region.as_ref(), ephemeral.profile.as_ref())).chain(protected.values().map(|p| (p.region.as_ref(), p.profile.as_ref())));
     for (env_region, env_profile) in others {
-        let found = env_region.or(config.app.region.as_ref()).map(ToString::to_string).or_else(|| chain.lookup(env_profile.map(|p| p.as_str())).map(|c| c.region));
-        if let Some(r) = found {
+        if let Some((r, _)) = region_of(env_region, env_profile, String::new()) {
             let place = (r, env_profile.map(ToString::to_string));
             if !places.contains(&place) {
                 places.push(place);

@@ -58,10 +58,12 @@ pub fn is_noecho(parameter: &Value) -> bool {
 }
 
 /// Outputs whose `Value` is made from a secret parameter (`Ref`, a `${Name}` of `Fn::Sub`, at any
-/// depth, so inside `Fn::Join` too): masked by what they are, whatever their value's length (a
-/// three-character password is as secret as a long one). `secret_parameters`: names of the
-/// template's `NoEcho` parameters, of secret-looking names, and of those read from the environment.
-pub fn secret_outputs(template: &Template, secret_parameters: &[String]) -> Vec<String> {
+/// depth, so inside `Fn::Join` too), or written with a secret value (a secret `[params]` value:
+/// after a rollback the stack holds an earlier secret, which no value today names): masked by what
+/// they are, whatever their value's length (a three-character password is as secret as a long
+/// one). `secret_parameters`: names of the template's `NoEcho` parameters, of secret-looking names,
+/// and of those read from the environment; `secret_values`: the render's secrets.
+pub fn secret_outputs(template: &Template, secret_parameters: &[String], secret_values: &[String]) -> Vec<String> {
     fn uses(value: &Value, secret: &[String]) -> bool {
         match value {
             Value::Object(map) => map.iter().any(|(k, v)| match (k.as_str(), v) {
@@ -78,7 +80,21 @@ pub fn secret_outputs(template: &Template, secret_parameters: &[String]) -> Vec<
             _ => false,
         }
     }
-    template.section("Outputs").filter(|(_, o)| o.get("Value").is_some_and(|v| uses(v, secret_parameters))).map(|(k, _)| k.clone()).collect()
+    let written_with_secret = |v: &Value| {
+        let text = v.to_string();
+        secret_values.iter().any(|s| text.contains(s.as_str()))
+    };
+    template
+        .section("Outputs")
+        .filter(|(_, o)| o.get("Value").is_some_and(|v| uses(v, secret_parameters) || written_with_secret(v)))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Outputs as shown: those of `secret_outputs` as [`MASK`] whatever their value, the others with
+/// `secrets` masked inside them.
+pub fn mask_outputs(outputs: &std::collections::BTreeMap<String, String>, secret_outputs: &[String], secrets: &[String]) -> std::collections::BTreeMap<String, String> {
+    outputs.iter().map(|(k, v)| (k.clone(), if secret_outputs.contains(k) { MASK.to_owned() } else { mask(v, secrets) })).collect()
 }
 
 /// The names a `Fn::Sub` string refers to (`${Name}`, `${Res.Attr}` as `Res`; `${!Literal}` is text).
@@ -152,11 +168,13 @@ mod secret_output_tests {
     #[test]
     fn outputs_made_of_secret_parameters_are_secret() {
         let t = Template::parse(
-            "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\n  Name:\n    Type: String\n  ApiToken:\n    Type: String\nResources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  Direct:\n    Value: !Ref Pw\n  Subbed:\n    Value: !Sub 'user:${Pw}@db'\n  Joined:\n    Value: !Join [':', [a, !Ref ApiToken]]\n  Local:\n    Value: !Sub ['${Pw}', {Pw: x}]\n  Literal:\n    Value: !Sub '${!Pw}'\n  Plain:\n    Value: !Ref Name\n  Queue:\n    Value: !GetAtt Q.Arn\n",
+            "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\n  Name:\n    Type: String\n  ApiToken:\n    Type: String\nResources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  Direct:\n    Value: !Ref Pw\n  Subbed:\n    Value: !Sub 'user:${Pw}@db'\n  Joined:\n    Value: !Join [':', [a, !Ref ApiToken]]\n  Local:\n    Value: !Sub ['${Pw}', {Pw: x}]\n  Literal:\n    Value: !Sub '${!Pw}'\n  Plain:\n    Value: !Ref Name\n  Queue:\n    Value: !GetAtt Q.Arn\n  Written:\n    Value: 'user:db-password-1'\n",
         )
         .unwrap();
         let names = secret_parameter_names(&t, &[]);
-        assert_eq!(secret_outputs(&t, &names), ["Direct", "Subbed", "Joined"]);
+        assert_eq!(secret_outputs(&t, &names, &[]), ["Direct", "Subbed", "Joined"]);
+        // Written with a secret value: secret too, whatever names it.
+        assert_eq!(secret_outputs(&t, &[], &["db-password-1".to_owned()]), ["Written"]);
     }
 }
 

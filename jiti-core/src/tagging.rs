@@ -83,6 +83,7 @@ pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, app: &str) ->
     }
 }
 
+/// Every resource carries these keys (`check` verifies it).
 pub const JITI_KEYS: [&str; 6] = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY];
 /// AWS allows 50 user tags per resource.
 pub const MAX_TAGS: usize = 50;

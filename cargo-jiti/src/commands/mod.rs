@@ -87,7 +87,7 @@ fn region_chain(instance_metadata: bool) -> RegionChain {
 
 /// Who deploys, for the release record: git's author identity (its variables, then its config).
 pub fn deployer(project: &Project) -> Option<String> {
-    git::user(&project.git.root, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    git::user(&project.git.root, |name| project.process_env.var(name).filter(|v| !v.is_empty()))
 }
 
 /// Loads the project for a command that talks to AWS: every app needs a region.
@@ -190,33 +190,23 @@ fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
 /// AWS clients for every region (and profile) any environment of `apps` is configured for: what
 /// `envs` and `gc` look at.
 pub async fn connect_everywhere<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
-    let options = connect_options(args);
-    let mut apis = BTreeMap::new();
-    for app in apps {
-        for target in jiti_core::deploy::targets(app) {
-            if let std::collections::btree_map::Entry::Vacant(slot) = apis.entry(target) {
-                let api = Aws::connect(slot.key(), &options, counter).await;
-                slot.insert(api);
-            }
-        }
-    }
-    apis
-}
-
-fn connect_options(args: &ConnectArgs) -> ConnectOptions {
-    ConnectOptions {
-        endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
-        operation_timeout: args.api_timeout,
-        ..ConnectOptions::default()
-    }
+    connect_to(apps.into_iter().flat_map(jiti_core::deploy::targets), args, counter).await
 }
 
 /// AWS clients for every target of `apps`, counting their calls in `counter`.
 pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
-    let options = connect_options(args);
+    connect_to(apps.into_iter().map(jiti_core::deploy::target), args, counter).await
+}
+
+/// One client set per distinct target, made in the order given.
+async fn connect_to(targets: impl IntoIterator<Item = Target>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
+    let options = ConnectOptions {
+        endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
+        operation_timeout: args.api_timeout,
+        ..ConnectOptions::default()
+    };
     let mut apis = BTreeMap::new();
-    for app in apps {
-        let target = jiti_core::deploy::target(app);
+    for target in targets {
         if let std::collections::btree_map::Entry::Vacant(slot) = apis.entry(target) {
             let api = Aws::connect(slot.key(), &options, counter).await;
             slot.insert(api);

@@ -27,11 +27,8 @@ pub fn exec(args: OutputsArgs) -> anyhow::Result<ExitCode> {
     let Some(mut stack) = stack else {
         bail!("stack {stack_name} does not exist: deploy it with `cargo jiti deploy -p {}`", app.name);
     };
-    for key in secret_outputs.get(&app.name).into_iter().flatten() {
-        if let Some(value) = stack.outputs.get_mut(key) {
-            *value = jiti_core::secrets::MASK.to_owned();
-        }
-    }
+    // Values are masked as everything printed is; secret outputs whatever their value.
+    stack.outputs = jiti_core::secrets::mask_outputs(&stack.outputs, secret_outputs.get(&app.name).map_or(&[][..], Vec::as_slice), &[]);
     match (args.format, args.cloud.json) {
         (_, true) => output::print_json(&serde_json::json!({"stack_name": stack_name, "status": stack.status, "outputs": stack.outputs, "api_calls": super::calls_json(&counter)}))?,
         (OutputFormat::Json, false) => output::print_json(&stack.outputs)?,
