@@ -4,13 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success, or nothing to do
-  1  `check` found errors or warnings; `diff --exit-code` found differences;
-     a deploy's [hooks] verify failed (and the app was rolled back unless --no-rollback)
-  2  error (bad config or template, git or cargo failure)";
-
 /// cargo runs `cargo-jiti jiti …` for `cargo jiti …`: model that, so help reads as cargo's.
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", styles = clap::builder::styling::Styles::styled())]
@@ -20,7 +13,7 @@ pub enum Cargo {
 
 /// Just-in-time infrastructure: CloudFormation templates beside your Rust apps, one environment per git branch
 #[derive(Debug, Args)]
-#[command(version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(version, after_help = crate::shell::Exit::help(), propagate_version = true)]
 pub struct JitiArgs {
     #[command(subcommand)]
     pub command: Command,
@@ -54,25 +47,34 @@ pub enum Command {
     Init(InitArgs),
     /// Print the IAM policy a CI role needs to deploy, roll back and collect an app, and no more
     IamPolicy(IamPolicyArgs),
-    /// Print the JSON Schema of infra/jiti.toml (for editors: see the README)
-    Schema,
+    /// Print the JSON Schema of infra/jiti.toml (for editors), or of the --json reports
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of every --json report and error, instead of jiti.toml's
+    #[arg(long)]
+    pub reports: bool,
 }
 
 impl Command {
     /// Whether the command was asked for JSON: then its errors are JSON too (see `main`).
     pub fn json(&self) -> bool {
         match self {
-            Command::Render(a) => a.json,
-            Command::Check(a) => a.json,
-            Command::Deploy(a) => a.cloud.json,
-            Command::Diff(a) => a.cloud.json,
-            Command::Envs(a) => a.cloud.json,
-            Command::Outputs(a) => a.cloud.json,
-            Command::Destroy(a) => a.cloud.json,
-            Command::Gc(a) => a.cloud.json,
-            Command::History(a) => a.cloud.json,
-            Command::Rollback(a) => a.cloud.json,
-            Command::Run(_) | Command::Init(_) | Command::IamPolicy(_) | Command::Schema => false,
+            Command::Render(a) => a.json.json,
+            Command::Check(a) => a.json.json,
+            Command::Deploy(a) => a.cloud.json.json,
+            Command::Diff(a) => a.cloud.json.json,
+            Command::Envs(a) => a.cloud.json.json,
+            Command::Outputs(a) => a.cloud.json.json || a.format == OutputFormat::Json,
+            Command::Destroy(a) => a.cloud.json.json,
+            Command::Gc(a) => a.cloud.json.json,
+            Command::History(a) => a.cloud.json.json,
+            Command::Rollback(a) => a.cloud.json.json,
+            Command::Run(_) | Command::Init(_) | Command::IamPolicy(_) | Command::Schema(_) => {
+                false
+            }
         }
     }
 }
@@ -87,14 +89,12 @@ pub struct RunArgs {
     /// Use the environment as deployed: never deploy
     #[arg(long)]
     pub no_deploy: bool,
-    #[arg(long, value_enum, default_value = "change-set")]
-    pub method: DeployMethod,
-    /// Time to live of the environment when it is deployed, e.g. 2d [default: environments.ephemeral.ttl]
-    #[arg(long, value_name = "DURATION", value_parser = ttl_duration)]
-    pub ttl: Option<std::time::Duration>,
-    /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
-    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub method: MethodArg,
+    #[command(flatten)]
+    pub ttl: TtlArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// The command and its arguments (after `--`)
     #[arg(required = true, value_name = "COMMAND", allow_hyphen_values = true)]
     pub command: Vec<std::ffi::OsString>,
@@ -151,9 +151,75 @@ pub struct ConnectArgs {
 pub struct CloudArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Print a JSON report for CI (with the AWS API calls made)
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+/// `--json`, the same for every command that reports.
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print the report as JSON, for CI (schema: `cargo jiti schema --reports`); errors too
     #[arg(long)]
     pub json: bool,
+}
+
+/// How long to follow one stack operation.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
+}
+
+impl WaitArgs {
+    pub fn options(&self) -> jiti_core::wait::WaitOptions {
+        jiti_core::wait::WaitOptions {
+            timeout: self.timeout,
+            ..jiti_core::wait::WaitOptions::default()
+        }
+    }
+}
+
+/// `--env`: another environment than the branch's.
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// Environment name [default: the branch's]
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+/// `--yes`: go ahead without asking.
+#[derive(Debug, Args)]
+pub struct YesArg {
+    /// Go ahead: delete for real (destroy and gc are dry runs without it), or deploy to a protected environment without asking
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// `--method`: how stacks are created and updated.
+#[derive(Debug, Args)]
+pub struct MethodArg {
+    /// change-set: CloudFormation computes the changes first; direct: CreateStack/UpdateStack,
+    /// changes computed from the templates (faster; as `cdk deploy --method=direct`)
+    #[arg(long, value_enum, default_value = "change-set")]
+    pub method: DeployMethod,
+}
+
+impl MethodArg {
+    pub fn method(&self) -> jiti_core::deploy::Method {
+        match self.method {
+            DeployMethod::ChangeSet => jiti_core::deploy::Method::ChangeSet,
+            DeployMethod::Direct => jiti_core::deploy::Method::Direct,
+        }
+    }
+}
+
+/// `--ttl`: how long an ephemeral environment lives.
+#[derive(Debug, Args)]
+pub struct TtlArg {
+    /// Time to live of an ephemeral environment, e.g. 2d [default: environments.ephemeral.ttl]
+    #[arg(long, value_name = "DURATION", value_parser = ttl_duration)]
+    pub ttl: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -162,25 +228,20 @@ pub struct DeployArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub cloud: CloudArgs,
-    /// Do not ask before deploying to a protected environment
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
     /// Stop after showing each change set (left in CloudFormation for review)
     #[arg(long)]
     pub no_execute: bool,
-    /// change-set: CloudFormation computes the changes first; direct: CreateStack/UpdateStack,
-    /// changes computed from the templates (faster; as `cdk deploy --method=direct`)
-    #[arg(long, value_enum, default_value = "change-set")]
-    pub method: DeployMethod,
-    /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
-    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub method: MethodArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Apps deployed at once
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
-    /// Time to live of an ephemeral environment, e.g. 2d [default: environments.ephemeral.ttl]
-    #[arg(long, value_name = "DURATION", value_parser = ttl_duration)]
-    pub ttl: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub ttl: TtlArg,
     /// When [hooks] verify fails, leave the failed release in place (no automatic rollback)
     #[arg(long)]
     pub no_rollback: bool,
@@ -199,9 +260,8 @@ pub struct GcArgs {
     /// Path to Cargo.toml
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// Delete for real (without it: a dry run listing what would go, and why)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
     /// Only this app's environments and resources
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
@@ -217,9 +277,8 @@ pub struct GcArgs {
     /// Stacks deleted at once (then resources, as many at once)
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_one)]
     pub jobs: usize,
-    /// Give up waiting for a deletion after this long
-    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -228,9 +287,8 @@ pub struct HistoryArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub cloud: CloudArgs,
-    /// Environment name [default: the branch's]
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub env: EnvArg,
     /// At most this many releases per app
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
@@ -242,38 +300,31 @@ pub struct RollbackArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub cloud: CloudArgs,
-    /// Environment name [default: the branch's]
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub env: EnvArg,
     /// The release to go back to: a crate version or a commit id prefix
-    #[arg(long, value_name = "VERSION|COMMIT", required_unless_present = "steps", conflicts_with = "steps")]
+    #[arg(
+        long,
+        value_name = "VERSION|COMMIT",
+        required_unless_present = "steps",
+        conflicts_with = "steps"
+    )]
     pub to: Option<String>,
     /// Go back this many releases from the newest
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub steps: Option<u16>,
-    /// Do not ask before rolling back a protected environment
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    #[arg(long, value_enum, default_value = "change-set")]
-    pub method: DeployMethod,
-    /// Give up waiting for the stack operation after this long
-    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub yes: YesArg,
+    #[command(flatten)]
+    pub method: MethodArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeployMethod {
     ChangeSet,
     Direct,
-}
-
-impl From<DeployMethod> for jiti_core::deploy::Method {
-    fn from(m: DeployMethod) -> Self {
-        match m {
-            DeployMethod::ChangeSet => jiti_core::deploy::Method::ChangeSet,
-            DeployMethod::Direct => jiti_core::deploy::Method::Direct,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +349,7 @@ pub struct EnvsArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     Table,
+    /// The same report as --json
     Json,
     /// KEY=value lines, for `source` or `env`
     Env,
@@ -311,9 +363,8 @@ pub struct OutputsArgs {
     pub cloud: CloudArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
-    /// Environment name [default: the branch's]
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub env: EnvArg,
 }
 
 #[derive(Debug, Args)]
@@ -322,18 +373,15 @@ pub struct DestroyArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub cloud: CloudArgs,
-    /// Delete for real (without it: a dry run listing what would go)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Environment name [default: the branch's]
-    #[arg(long, value_name = "NAME")]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub yes: YesArg,
+    #[command(flatten)]
+    pub env: EnvArg,
     /// Also destroy a protected environment (lifts its termination protection first)
     #[arg(long)]
     pub allow_protected: bool,
-    /// Give up waiting for a deletion after this long
-    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// A count of things done at once: 0 would do nothing, forever.
@@ -351,7 +399,8 @@ fn ttl_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration such as 30m or 2d: {e}"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration such as 30m or 2d: {e}"))
 }
 
 /// Which apps, and for which branch: cargo's package selection flags.
@@ -378,18 +427,16 @@ pub struct RenderArgs {
     /// Print the template to stdout instead of writing it (one app only)
     #[arg(long, conflicts_with = "json")]
     pub stdout: bool,
-    /// Print a JSON summary for scripts
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Print findings as JSON for CI
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[cfg(test)]

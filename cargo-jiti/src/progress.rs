@@ -7,22 +7,33 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use jiti_core::cloud::Method;
 use jiti_core::cloud::{Change, StackEvent};
-use jiti_core::deploy::{Method, Observer};
+use jiti_core::observe::Observer;
 
-use crate::output::{DIM, ERROR, GOOD, NOTE, WARNING};
+use crate::shell::{DIM, ERROR, GOOD, NOTE, Shell, WARNING};
 
-pub struct Progress {
+pub struct Progress<'a> {
+    shell: &'a Shell,
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
     /// The last status of each stack waited for (or resource gc removed), in the order first seen.
     statuses: Mutex<Vec<(String, String)>>,
 }
 
-impl Progress {
-    pub fn new() -> Progress {
+impl<'a> Progress<'a> {
+    pub fn new(shell: &'a Shell) -> Progress<'a> {
         let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
-        Progress { multi, bars: Mutex::new(HashMap::new()), statuses: Mutex::new(Vec::new()) }
+        Progress {
+            shell,
+            multi,
+            bars: Mutex::new(HashMap::new()),
+            statuses: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn shell(&self) -> &'a Shell {
+        self.shell
     }
 
     /// (stack, last status) of every stack waited for so far.
@@ -32,13 +43,13 @@ impl Progress {
 
     /// A line above the spinners (or plainly on stderr).
     pub fn line(&self, text: &str) {
-        let text = &crate::output::masked(text);
         match &self.multi {
             Some(m) => {
-                let _ = m.println(anstream::adapter::strip_str(text).to_string());
+                let _ =
+                    m.println(anstream::adapter::strip_str(&self.shell.masked(text)).to_string());
             }
             None => {
-                let _ = writeln!(anstream::stderr(), "{text}");
+                let _ = writeln!(self.shell.err(), "{text}");
             }
         }
     }
@@ -48,12 +59,15 @@ impl Progress {
         let Ok(mut bars) = self.bars.lock() else { return };
         let bar = bars.entry(app.to_owned()).or_insert_with(|| {
             let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(ProgressStyle::with_template("{spinner} {prefix:>12} {msg} {elapsed:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:>12} {msg} {elapsed:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.set_prefix(app.to_owned());
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        bar.set_message(message.to_owned());
+        bar.set_message(self.shell.masked(message));
     }
 
     /// Stops every spinner (before the summary is printed).
@@ -66,7 +80,7 @@ impl Progress {
     }
 }
 
-impl Observer for Progress {
+impl Observer for Progress<'_> {
     fn note(&self, app: &str, message: &str) {
         self.spinner(app, message);
         let style = if message.starts_with("warning") { WARNING } else { NOTE };
@@ -96,7 +110,10 @@ impl Observer for Progress {
                 Some("Conditional") => " (may be replaced)",
                 _ => "",
             };
-            self.line(&format!("{:>12}   {style}{sign} {:<8}{style:#} {} {DIM}{}{DIM:#}{replace}", "", c.action, c.logical_id, c.resource_type));
+            self.line(&format!(
+                "{:>12}   {style}{sign} {:<8}{style:#} {} {DIM}{}{DIM:#}{replace}",
+                "", c.action, c.logical_id, c.resource_type
+            ));
         }
     }
 
@@ -110,10 +127,22 @@ impl Observer for Progress {
     }
 
     fn event(&self, app: &str, _stack: &str, e: &StackEvent) {
-        let style = if e.failed() { ERROR } else if e.status.ends_with("_COMPLETE") { GOOD } else { DIM };
-        let when = e.timestamp.map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_default();
+        let style = if e.failed() {
+            ERROR
+        } else if e.status.ends_with("_COMPLETE") {
+            GOOD
+        } else {
+            DIM
+        };
+        let when = e
+            .timestamp
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+            .unwrap_or_default();
         let reason = e.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         self.spinner(app, &format!("{} {}", e.status, e.logical_id));
-        self.line(&format!("{app:>12} {DIM}{when}{DIM:#} {style}{}{style:#} {} {DIM}{}{DIM:#}{reason}", e.status, e.logical_id, e.resource_type));
+        self.line(&format!(
+            "{app:>12} {DIM}{when}{DIM:#} {style}{}{style:#} {} {DIM}{}{DIM:#}{reason}",
+            e.status, e.logical_id, e.resource_type
+        ));
     }
 }

@@ -27,7 +27,8 @@ pub fn template(data: &[u8]) {
         }
     };
     let json = template.to_json();
-    let again = Template::parse(&json).unwrap_or_else(|e| panic!("canonical JSON does not parse back: {e}\n{json}"));
+    let again = Template::parse(&json)
+        .unwrap_or_else(|e| panic!("canonical JSON does not parse back: {e}\n{json}"));
     assert_eq!(again.value, template.value, "canonical JSON changed the template");
     for (id, _) in template.resources() {
         let _ = template.line_of(&format!("/Resources/{}/Properties", escape_pointer(id)));
@@ -42,7 +43,8 @@ pub fn template(data: &[u8]) {
     if tagging::inject(&mut tagged, &tags).is_ok() {
         // What deploy sends must still be a template.
         let json = serde_json::to_string_pretty(&tagged).expect("a JSON value serializes");
-        let tagged = Template::parse(&json).unwrap_or_else(|e| panic!("tag injection broke the template: {e}\n{json}"));
+        let tagged = Template::parse(&json)
+            .unwrap_or_else(|e| panic!("tag injection broke the template: {e}\n{json}"));
         let _ = policy::builtin(&tagged, false);
         let _ = policy::builtin(&tagged, true);
         let _ = check::missing_tags_in(&tagged);

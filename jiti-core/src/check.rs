@@ -13,7 +13,9 @@ use crate::resolve::{Project, ResolvedApp};
 use crate::tagging::{self, Taggability};
 use crate::template::{self, Template};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -22,7 +24,7 @@ pub enum Severity {
 }
 
 /// One thing `check` has to say. `code` is stable, for scripts.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub severity: Severity,
     pub code: &'static str,
@@ -32,6 +34,83 @@ pub struct Finding {
     pub resource: Option<String>,
     pub message: String,
 }
+
+/// Every finding code `check` gives: (code, usual severity, what it means). The reference
+/// (`docs/reference/findings.md`) is checked against this list, and this list against the code.
+/// Policy rules' levels can be changed per app or workspace, and a rule turned off is information.
+pub const CODES: &[(&str, &str, &str)] = &[
+    (
+        "config",
+        "error",
+        "`jiti.toml` (or the workspace's `[workspace.metadata.jiti]`) cannot be read or is invalid",
+    ),
+    (
+        "render",
+        "error",
+        "the template does not render (Tera) or does not parse as a CloudFormation template",
+    ),
+    ("reserved-tag", "error", "`[tags]` sets a `jiti:` or `aws:` key, which cargo-jiti or AWS own"),
+    ("missing-tags", "error", "a taggable resource lacks a `jiti:*` tag (the `tags` policy rule)"),
+    ("too-many-tags", "error", "a resource would carry more than AWS's 50 tags"),
+    ("limit", "error", "over 500 resources, 200 parameters, 200 outputs, or a template over 1 MB"),
+    (
+        "dependency",
+        "error",
+        "`depends_on` names an unknown app or the app itself, or the apps' dependencies form a cycle",
+    ),
+    (
+        "bucket-public-access",
+        "error",
+        "a bucket turns its public access block off or grants public ACLs (*strict*: does not set all four blocks)",
+    ),
+    (
+        "encryption",
+        "error",
+        "a queue turns server-side encryption off without a key (*strict*: buckets and tables must say it); topics without a key are a warning",
+    ),
+    (
+        "public-principal",
+        "error",
+        "an `Allow` statement or Lambda permission grants `*` without a condition that narrows it",
+    ),
+    (
+        "termination-protection",
+        "error",
+        "a protected environment sets `termination_protection = false`",
+    ),
+    (
+        "guard",
+        "error",
+        "a rule of the team's CloudFormation Guard files (`infra/policy/*.guard`) fails, or a Guard file is invalid",
+    ),
+    (
+        "parameter-missing",
+        "error",
+        "the template requires a parameter `[parameters]` does not give",
+    ),
+    ("parameter-unknown", "error", "`[parameters]` sets a parameter the template does not declare"),
+    (
+        "parameter-value",
+        "error",
+        "a parameter's value breaks its `AllowedValues`, `AllowedPattern`, length, range or `Number` type",
+    ),
+    ("parameter-env", "error", "a parameter read from an environment variable that is not set"),
+    (
+        "untaggable",
+        "info",
+        "a resource whose type cannot be tagged (or is unknown to the registry)",
+    ),
+    (
+        "retention-dropped",
+        "info",
+        "`DeletionPolicy`/`UpdateReplacePolicy: Retain` became `Delete` in an ephemeral environment",
+    ),
+    (
+        "large-template",
+        "info",
+        "the template is over the 51,200 bytes CloudFormation takes inline: deploys upload it",
+    ),
+];
 
 /// All findings of one `check`, and the templates that rendered (for callers that also write them).
 #[derive(Debug, Default)]
@@ -66,7 +145,15 @@ pub fn check(project: &Project) -> Report {
 }
 
 fn finding(severity: Severity, code: &'static str, app: &ResolvedApp, message: String) -> Finding {
-    Finding { severity, code, app: Some(app.name.clone()), file: None, line: None, resource: None, message }
+    Finding {
+        severity,
+        code,
+        app: Some(app.name.clone()),
+        file: None,
+        line: None,
+        resource: None,
+        message,
+    }
 }
 
 fn render_error_finding(app: &ResolvedApp, error: &render::RenderError) -> Finding {
@@ -106,15 +193,59 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
             Taggability::Taggable(tagging::TagRule { path, .. }) => {
                 let missing = missing_jiti_tags(resource, path);
                 if !missing.is_empty() {
-                    let why = rendered.tags.not_injectable.iter().find(|s| s.resource == *id).map(|s| format!(": {}", s.reason)).unwrap_or_default();
-                    out.push(at(ruled(app, BuiltinRule::Tags, finding(Severity::Error, "missing-tags", app, format!("`{id}` ({ty}) lacks {}{why}", missing.join(", ")))), id));
+                    let why = rendered
+                        .tags
+                        .not_injectable
+                        .iter()
+                        .find(|s| s.resource == *id)
+                        .map(|s| format!(": {}", s.reason))
+                        .unwrap_or_default();
+                    out.push(at(
+                        ruled(
+                            app,
+                            BuiltinRule::Tags,
+                            finding(
+                                Severity::Error,
+                                "missing-tags",
+                                app,
+                                format!("`{id}` ({ty}) lacks {}{why}", missing.join(", ")),
+                            ),
+                        ),
+                        id,
+                    ));
                 }
-                let count = tag_values(resource, path).iter().filter_map(|v| tagging::count(v)).max().unwrap_or(0);
+                let count = tag_values(resource, path)
+                    .iter()
+                    .filter_map(|v| tagging::count(v))
+                    .max()
+                    .unwrap_or(0);
                 if count > tagging::MAX_TAGS {
-                    out.push(at(finding(Severity::Error, "too-many-tags", app, format!("`{id}` ({ty}) would carry {count} tags; AWS allows {}", tagging::MAX_TAGS)), id));
+                    out.push(at(
+                        finding(
+                            Severity::Error,
+                            "too-many-tags",
+                            app,
+                            format!(
+                                "`{id}` ({ty}) would carry {count} tags; AWS allows {}",
+                                tagging::MAX_TAGS
+                            ),
+                        ),
+                        id,
+                    ));
                 }
             }
-            _ => out.push(at(finding(Severity::Info, "untaggable", app, format!("`{id}` ({ty}) is not tagged: {}", taggability.reason().unwrap_or_default())), id)),
+            _ => out.push(at(
+                finding(
+                    Severity::Info,
+                    "untaggable",
+                    app,
+                    format!(
+                        "`{id}` ({ty}) is not tagged: {}",
+                        taggability.reason().unwrap_or_default()
+                    ),
+                ),
+                id,
+            )),
         }
     }
     for change in &rendered.retention {
@@ -124,9 +255,18 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
         ));
     }
     let count = |section: &str| t.section(section).count();
-    for (section, n, limit) in [("Resources", t.all_resources().len(), template::MAX_RESOURCES), ("Parameters", count("Parameters"), template::MAX_PARAMETERS), ("Outputs", count("Outputs"), template::MAX_OUTPUTS)] {
+    for (section, n, limit) in [
+        ("Resources", t.all_resources().len(), template::MAX_RESOURCES),
+        ("Parameters", count("Parameters"), template::MAX_PARAMETERS),
+        ("Outputs", count("Outputs"), template::MAX_OUTPUTS),
+    ] {
         if n > limit {
-            let mut f = finding(Severity::Error, "limit", app, format!("{n} {} exceed CloudFormation's limit of {limit}", section.to_lowercase()));
+            let mut f = finding(
+                Severity::Error,
+                "limit",
+                app,
+                format!("{n} {} exceed CloudFormation's limit of {limit}", section.to_lowercase()),
+            );
             f.file = file.clone();
             out.push(f);
         }
@@ -135,11 +275,27 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
     out.extend(parameter_findings(app, t, &app.parameters, &app.environment.name));
     let bytes = t.to_json().len();
     if bytes > template::MAX_TEMPLATE_BYTES {
-        let mut f = finding(Severity::Error, "limit", app, format!("the template is {bytes} bytes; CloudFormation accepts at most {}", template::MAX_TEMPLATE_BYTES));
+        let mut f = finding(
+            Severity::Error,
+            "limit",
+            app,
+            format!(
+                "the template is {bytes} bytes; CloudFormation accepts at most {}",
+                template::MAX_TEMPLATE_BYTES
+            ),
+        );
         f.file = file.clone();
         out.push(f);
     } else if bytes > template::MAX_INLINE_TEMPLATE_BYTES {
-        let mut f = finding(Severity::Info, "large-template", app, format!("the template is {bytes} bytes, over the {} bytes CloudFormation takes inline: deploys upload it to the artifacts bucket", template::MAX_INLINE_TEMPLATE_BYTES));
+        let mut f = finding(
+            Severity::Info,
+            "large-template",
+            app,
+            format!(
+                "the template is {bytes} bytes, over the {} bytes CloudFormation takes inline: deploys upload it to the artifacts bucket",
+                template::MAX_INLINE_TEMPLATE_BYTES
+            ),
+        );
         f.file = file.clone();
         out.push(f);
     }
@@ -150,18 +306,32 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
 /// (which rarely differ between environments): a production value broken on a feature branch is
 /// found before the merge. Environment variables are judged only where the command runs.
 fn other_environments_parameters(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
-    let current = if app.environment.protected { app.environment.name.as_str() } else { "ephemeral" };
+    let current =
+        if app.environment.protected { app.environment.name.as_str() } else { "ephemeral" };
     let mut out = Vec::new();
     for (env, overrides) in app.parameter_config.environments.iter().filter(|(e, _)| e != current) {
-        let given = crate::resolve::stack_parameters(&app.parameter_config.base, overrides, &crate::resolve::ProcessEnv::default());
+        let given = crate::resolve::stack_parameters(
+            &app.parameter_config.base,
+            overrides,
+            &crate::resolve::ProcessEnv::default(),
+        );
         let label = if env == "ephemeral" { "branch environments".to_owned() } else { env.clone() };
-        out.extend(parameter_findings(app, &rendered.template, &given, &label).into_iter().filter(|f| f.code != "parameter-env"));
+        out.extend(
+            parameter_findings(app, &rendered.template, &given, &label)
+                .into_iter()
+                .filter(|f| f.code != "parameter-env"),
+        );
     }
     out
 }
 
 /// `[parameters]` of one environment judged against the template, as findings on `jiti.toml`.
-fn parameter_findings(app: &ResolvedApp, template: &Template, given: &[crate::resolve::StackParameter], env: &str) -> Vec<Finding> {
+fn parameter_findings(
+    app: &ResolvedApp,
+    template: &Template,
+    given: &[crate::resolve::StackParameter],
+    env: &str,
+) -> Vec<Finding> {
     crate::parameters::judge(template, given, env)
         .into_iter()
         .map(|p| {
@@ -185,7 +355,9 @@ fn ruled(app: &ResolvedApp, rule: BuiltinRule, mut f: Finding) -> Finding {
 fn policy_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
     let mut out = Vec::new();
     for v in policy::builtin(&rendered.template, app.policy.strict) {
-        let Some(rule) = BuiltinRule::ALL.into_iter().find(|r| r.name() == v.rule) else { continue };
+        let Some(rule) = BuiltinRule::ALL.into_iter().find(|r| r.name() == v.rule) else {
+            continue;
+        };
         let level = app.policy.levels.iter().find(|(r, _)| *r == rule).map_or(v.level, |(_, l)| *l);
         let severity = match level {
             crate::config::Level::Error => Severity::Error,
@@ -197,7 +369,14 @@ fn policy_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
         out.push(ruled(app, rule, f));
     }
     for env in &app.unprotected_envs {
-        let mut f = finding(Severity::Error, BuiltinRule::TerminationProtection.name(), app, format!("protected environment `{env}` sets termination_protection = false: its stacks could be deleted by mistake"));
+        let mut f = finding(
+            Severity::Error,
+            BuiltinRule::TerminationProtection.name(),
+            app,
+            format!(
+                "protected environment `{env}` sets termination_protection = false: its stacks could be deleted by mistake"
+            ),
+        );
         f.file = Some(app.config_path.clone());
         out.push(ruled(app, BuiltinRule::TerminationProtection, f));
     }
@@ -212,7 +391,12 @@ fn policy_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding> {
     for file in files {
         match policy::guard(&file, &rendered.template, &name) {
             Ok(violations) => out.extend(violations.into_iter().map(|v| {
-                let mut f = finding(Severity::Error, "guard", app, format!("rule `{}`: {}", v.rule, v.message));
+                let mut f = finding(
+                    Severity::Error,
+                    "guard",
+                    app,
+                    format!("rule `{}`: {}", v.rule, v.message),
+                );
                 f.file = v.file;
                 f.resource = v.resource;
                 f
@@ -258,14 +442,56 @@ fn has_key(value: &Value, key: &str) -> bool {
     tagging::keys(value).iter().any(|k| k == key)
 }
 
+/// The finding of a `jiti.toml` that cannot be read or is invalid: `check` reports it (exit 1)
+/// rather than fail to run (exit 2).
+pub fn config_finding(e: &crate::config::ConfigError) -> Finding {
+    let (file, line) = match e {
+        crate::config::ConfigError::Invalid { path, line, .. } => (Some(path.clone()), Some(*line)),
+        crate::config::ConfigError::Read { path, .. } => (Some(path.clone()), None),
+    };
+    Finding {
+        severity: Severity::Error,
+        code: "config",
+        app: None,
+        file,
+        line,
+        resource: None,
+        message: e.to_string(),
+    }
+}
+
+/// Loads the workspace and checks it. A bad `jiti.toml` is a finding (then there is no project);
+/// any other failure to load is an error.
+pub fn load_and_check(
+    options: &crate::resolve::Options,
+) -> Result<(Option<Project>, Report), crate::resolve::ResolveError> {
+    use crate::discovery::DiscoveryError;
+    use crate::resolve::ResolveError;
+    match Project::load(options) {
+        Ok(project) => {
+            let report = check(&project);
+            Ok((Some(project), report))
+        }
+        Err(ResolveError::Discovery(DiscoveryError::Config(e))) => {
+            Ok((None, Report { findings: vec![config_finding(&e)], rendered: Vec::new() }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Unknown apps in `depends_on`, and cycles, over every app of the workspace.
 fn dependency_findings(project: &Project) -> Vec<Finding> {
     let mut out = Vec::new();
     let located = |app: &ResolvedApp, needle: &str, message: String| {
         let text = std::fs::read_to_string(&app.config_path).unwrap_or_default();
         let start = text.find("depends_on").unwrap_or(0);
-        let line = text[start..].find(needle).map(|i| crate::config::line_column(&text, start + i).0);
-        Finding { file: Some(app.config_path.clone()), line, ..finding(Severity::Error, "dependency", app, message) }
+        let line =
+            text[start..].find(needle).map(|i| crate::config::line_column(&text, start + i).0);
+        Finding {
+            file: Some(app.config_path.clone()),
+            line,
+            ..finding(Severity::Error, "dependency", app, message)
+        }
     };
     for app in &project.apps {
         for dep in &app.depends_on {
@@ -273,48 +499,29 @@ fn dependency_findings(project: &Project) -> Vec<Finding> {
                 out.push(located(app, dep, format!("`{}` depends on itself", app.name)));
             } else if project.app(dep).is_none() {
                 let known: Vec<_> = project.apps.iter().map(|a| a.name.as_str()).collect();
-                out.push(located(app, dep, format!("`{}` depends on `{dep}`, which is not an app of this workspace (apps: {})", app.name, known.join(", "))));
+                out.push(located(
+                    app,
+                    dep,
+                    format!(
+                        "`{}` depends on `{dep}`, which is not an app of this workspace (apps: {})",
+                        app.name,
+                        known.join(", ")
+                    ),
+                ));
             }
         }
     }
-    for cycle in cycles(project) {
+    for cycle in crate::graph::cycles(project) {
         let first = &project.apps[cycle[0]];
-        let names: Vec<_> = cycle.iter().chain(cycle.first()).map(|&i| project.apps[i].name.as_str()).collect();
-        out.push(located(first, &project.apps[cycle[1 % cycle.len()]].name, format!("dependency cycle: {}", names.join(" → "))));
+        let names: Vec<_> =
+            cycle.iter().chain(cycle.first()).map(|&i| project.apps[i].name.as_str()).collect();
+        out.push(located(
+            first,
+            &project.apps[cycle[1 % cycle.len()]].name,
+            format!("dependency cycle: {}", names.join(" → ")),
+        ));
     }
     out
-}
-
-/// Each dependency cycle once (as app indices), found by depth-first search.
-fn cycles(project: &Project) -> Vec<Vec<usize>> {
-    let edges: Vec<Vec<usize>> = project
-        .apps
-        .iter()
-        .map(|a| a.depends_on.iter().filter(|d| **d != a.name).filter_map(|d| project.apps.iter().position(|b| &b.name == d)).collect())
-        .collect();
-    let mut state = vec![0u8; edges.len()]; // 0 new, 1 on the path, 2 done
-    let mut path = Vec::new();
-    let mut found = Vec::new();
-    fn visit(n: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>, found: &mut Vec<Vec<usize>>) {
-        state[n] = 1;
-        path.push(n);
-        for &m in &edges[n] {
-            if state[m] == 1 {
-                let start = path.iter().position(|&p| p == m).unwrap_or(0);
-                found.push(path[start..].to_vec());
-            } else if state[m] == 0 {
-                visit(m, edges, state, path, found);
-            }
-        }
-        path.pop();
-        state[n] = 2;
-    }
-    for n in 0..edges.len() {
-        if state[n] == 0 {
-            visit(n, &edges, &mut state, &mut path, &mut found);
-        }
-    }
-    found
 }
 
 /// Checks a template that did not come from a project (tests, tooling): tags and limits only.
@@ -322,10 +529,39 @@ pub fn missing_tags_in(template: &Template) -> Vec<(String, Vec<&'static str>)> 
     template
         .all_resources()
         .into_iter()
-        .filter_map(|(id, r)| match tagging::lookup(r.get("Type").and_then(Value::as_str).unwrap_or_default()) {
-            Taggability::Taggable(rule) => Some((id.clone(), missing_jiti_tags(r, rule.path))),
-            _ => None,
+        .filter_map(|(id, r)| {
+            match tagging::lookup(r.get("Type").and_then(Value::as_str).unwrap_or_default()) {
+                Taggability::Taggable(rule) => Some((id.clone(), missing_jiti_tags(r, rule.path))),
+                _ => None,
+            }
         })
         .filter(|(_, m)| !m.is_empty())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_the_checks_give_is_listed_in_codes() {
+        let listed: Vec<&str> = CODES.iter().map(|(c, _, _)| *c).collect();
+        let sources = [include_str!("check.rs"), include_str!("parameters.rs")];
+        let pattern = regex::Regex::new(
+            r#"(?:finding\(\s*Severity::\w+,\s*|code: |code = |problem\(\s*)"([a-z]+(?:-[a-z]+)*)""#,
+        )
+        .unwrap();
+        let mut given: Vec<&str> = sources
+            .iter()
+            .flat_map(|s| pattern.captures_iter(s).map(|c| c.get(1).unwrap().as_str()))
+            .collect();
+        given.extend(BuiltinRule::ALL.iter().map(|r| r.name()).filter(|n| *n != "tags"));
+        assert!(given.len() > 15, "the pattern finds the codes: {given:?}");
+        for code in given {
+            assert!(
+                listed.contains(&code),
+                "finding code `{code}` is not in check::CODES (and so not in the reference)"
+            );
+        }
+    }
 }

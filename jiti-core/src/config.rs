@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -100,7 +99,19 @@ pub enum Level {
 }
 
 /// The built-in policy rules of `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    JsonSchema,
+    serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BuiltinRule {
     /// Every taggable resource carries all `jiti:*` tags.
@@ -116,7 +127,13 @@ pub enum BuiltinRule {
 }
 
 impl BuiltinRule {
-    pub const ALL: [BuiltinRule; 5] = [BuiltinRule::Tags, BuiltinRule::BucketPublicAccess, BuiltinRule::Encryption, BuiltinRule::PublicPrincipal, BuiltinRule::TerminationProtection];
+    pub const ALL: [BuiltinRule; 5] = [
+        BuiltinRule::Tags,
+        BuiltinRule::BucketPublicAccess,
+        BuiltinRule::Encryption,
+        BuiltinRule::PublicPrincipal,
+        BuiltinRule::TerminationProtection,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -295,31 +312,20 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{}:{line}:{column}: {message}{}", path.display(), help.as_deref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-        help: Option<String>,
-    },
+    Invalid { path: PathBuf, line: usize, column: usize, message: String, help: Option<String> },
 }
 
 /// Reads and validates the `jiti.toml` at `path`.
 pub fn load(path: &Path) -> Result<JitiConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     parse(&text, path)
 }
 
 /// Parses and validates `text`; `path` is only used in errors.
 pub fn parse(text: &str, path: &Path) -> Result<JitiConfig, ConfigError> {
     let config: JitiConfig = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_column(text, s.start))
-            .unwrap_or((1, 1));
+        let (line, column) = e.span().map(|s| line_column(text, s.start)).unwrap_or((1, 1));
         let message = e.message().trim_end().to_owned();
         ConfigError::Invalid {
             path: path.to_owned(),
@@ -338,17 +344,9 @@ fn validate(config: &JitiConfig, text: &str, path: &Path) -> Result<(), ConfigEr
     // serde has no positions for these: point at `needle`, searched after the table `section`.
     let invalid = |section: &str, needle: &str, message: String, help: Option<String>| {
         let from = text.find(section).unwrap_or(0);
-        let (line, column) = text[from..]
-            .find(needle)
-            .map(|at| line_column(text, from + at))
-            .unwrap_or((1, 1));
-        ConfigError::Invalid {
-            path: path.to_owned(),
-            line,
-            column,
-            message,
-            help,
-        }
+        let (line, column) =
+            text[from..].find(needle).map(|at| line_column(text, from + at)).unwrap_or((1, 1));
+        ConfigError::Invalid { path: path.to_owned(), line, column, message, help }
     };
     let mut owner: IndexMap<&str, &str> = IndexMap::new();
     for (env, settings) in config.environments.protected.iter().flatten() {
@@ -365,8 +363,13 @@ fn validate(config: &JitiConfig, text: &str, path: &Path) -> Result<(), ConfigEr
                 return Err(invalid(
                     &format!("[environments.protected.{env}]"),
                     &format!("\"{branch}\""),
-                    format!("branch `{branch}` feeds two protected environments, `{first}` and `{env}`"),
-                    Some("a branch deploys to one environment: keep it in one `branches` list".into()),
+                    format!(
+                        "branch `{branch}` feeds two protected environments, `{first}` and `{env}`"
+                    ),
+                    Some(
+                        "a branch deploys to one environment: keep it in one `branches` list"
+                            .into(),
+                    ),
                 ));
             }
         }
@@ -555,34 +558,8 @@ validated_string!(
     |s| tagging::validate_value(s)
 );
 
-/// The longest time to live: expiry times must stay far inside what clocks and RFC 3339 can
-/// write (`99999999d` once passed `check` and then overflowed in deploy).
-pub const MAX_TTL: Duration = Duration::from_secs(366 * 86_400);
-
-/// A time to live such as `12h`, `7d` or `2w`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(try_from = "String")]
-#[schemars(with = "String", description = "A duration such as `12h`, `7d` or `2w`")]
-pub struct Ttl(#[schemars(with = "String")] pub Duration);
-
-impl TryFrom<String> for Ttl {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        value.parse()
-    }
-}
-
-impl std::str::FromStr for Ttl {
-    type Err = String;
-    fn from_str(value: &str) -> Result<Self, String> {
-        match humantime::parse_duration(value) {
-            Ok(d) if d > MAX_TTL => Err(format!("time to live `{value}` is longer than a year: a branch environment that lives longer should be a protected environment")),
-            Ok(d) if !d.is_zero() => Ok(Ttl(d)),
-            Ok(_) => Err(format!("time to live `{value}` must be longer than zero")),
-            Err(e) => Err(format!("`{value}` is not a duration such as `12h` or `7d`: {e}")),
-        }
-    }
-}
+mod ttl;
+pub use ttl::{MAX_TTL, Ttl};
 
 /// The JSON Schema of `jiti.toml`, as committed in `infra-schema/jiti.schema.json`.
 pub fn json_schema() -> String {
@@ -593,83 +570,4 @@ pub fn json_schema() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(text: &str) -> String {
-        match parse(text, Path::new("infra/jiti.toml")) {
-            Ok(_) => panic!("expected an error for:\n{text}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn a_minimal_file_is_valid_and_defaults_apply() {
-        let c = parse("", Path::new("jiti.toml")).unwrap();
-        assert!(c.app.name.is_none());
-        let protected = c.protected_environments();
-        assert_eq!(protected.len(), 1);
-        let (name, env) = protected.first().unwrap();
-        assert_eq!(name.as_str(), "production");
-        assert_eq!(env.branches, vec![BranchName("main".into()), BranchName("master".into())]);
-    }
-
-    #[test]
-    fn unknown_keys_name_file_line_column_and_the_nearest_key() {
-        let e = err("[app]\nname = \"orders\"\nregoin = \"eu-west-1\"\n");
-        assert!(e.starts_with("infra/jiti.toml:3:1: unknown field `regoin`"), "{e}");
-        assert!(e.contains("help: did you mean `region`?"), "{e}");
-        let e = err("[enviroments]\n");
-        assert!(e.contains("infra/jiti.toml:1:2"), "{e}");
-        assert!(e.contains("did you mean `environments`?"), "{e}");
-        let e = err("[environments.ephemeral]\nttl = \"7d\"\nkeep_retain = true\n");
-        assert!(e.contains(":3:1:") && e.contains("did you mean `keep_retained`?"), "{e}");
-        let e = err("[hooks]\nverfy = \"true\"\n");
-        assert!(e.contains("help: did you mean `verify`?"), "{e}");
-        let e = err("[app]\nzzz = 1\n");
-        assert!(e.contains("known keys here: name, template, region, stack_prefix, depends_on"), "{e}");
-    }
-
-    #[test]
-    fn bad_values_are_located() {
-        let e = err("[app]\nname = \"9lives\"\n");
-        assert!(e.starts_with("infra/jiti.toml:2:8: app name `9lives` must start with a letter"), "{e}");
-        let e = err("[environments.ephemeral]\nttl = \"soon\"\n");
-        assert!(e.contains(":2:7:") && e.contains("`soon` is not a duration"), "{e}");
-        let e = err("[app]\ntemplate = \"../escape.yaml\"\n");
-        assert!(e.contains("without `..`"), "{e}");
-        let e = err("[app]\nregion = \"Europe\"\n");
-        assert!(e.contains("not an AWS region code"), "{e}");
-    }
-
-    #[test]
-    fn jiti_and_aws_tag_keys_are_refused() {
-        let e = err("[tags]\nteam = \"payments\"\n\"jiti:app\" = \"other\"\n");
-        assert!(e.contains(":3:1:") && e.contains("`jiti:app`") && e.contains("reserved"), "{e}");
-        let e = err("[tags]\n\"aws:cloudformation:x\" = \"y\"\n");
-        assert!(e.contains("reserved"), "{e}");
-        let e = err("[tags]\nteam = \"a#b\"\n");
-        assert!(e.contains("not allowed in AWS tags"), "{e}");
-    }
-
-    #[test]
-    fn protected_environments_are_validated() {
-        let text = "[environments.protected.production]\nbranches = [\"main\"]\n[environments.protected.staging]\nbranches = [\"develop\", \"main\"]\n";
-        let e = err(text);
-        assert!(e.contains(":4:") && e.contains("`main` feeds two protected environments"), "{e}");
-        let e = err("[environments.protected.Prod]\nbranches = [\"main\"]\n");
-        assert!(e.contains("environment name `Prod`"), "{e}");
-        let e = err("[environments.protected.prod]\nbranches = []\n");
-        assert!(e.contains("has no branches"), "{e}");
-    }
-
-    #[test]
-    fn ttl_parses_human_durations() {
-        assert_eq!("12h".parse::<Ttl>().unwrap().0, Duration::from_secs(12 * 3600));
-        assert_eq!("7d".parse::<Ttl>().unwrap().0, Duration::from_secs(7 * 86400));
-        assert!("0s".parse::<Ttl>().is_err());
-        let e = "99999999d".parse::<Ttl>().unwrap_err();
-        assert!(e.contains("longer than a year"), "{e}");
-        assert!("366d".parse::<Ttl>().is_ok());
-    }
-}
+mod tests;

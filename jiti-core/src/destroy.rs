@@ -4,28 +4,37 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
+use crate::cloud::StackStatus;
 use crate::cloud::{StackApi, Target};
-use crate::deploy::{self, DeployError, DeployOptions, Observer, target};
+use crate::graph::{self, CycleError};
+use crate::observe::{Observer, SENT_DELETE};
 use crate::resolve::Project;
+use crate::stacks::{self, Stacks, StacksError, target};
 use crate::tagging;
+use crate::wait::{WaitOptions, wait};
 
 /// One stack `destroy` would delete, or why it will not.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Item {
     pub app: String,
     pub environment: String,
     pub stack_name: String,
     pub protected: bool,
     /// Current status; `None` when the stack does not exist.
-    pub status: Option<String>,
+    pub status: Option<StackStatus>,
     /// Why it is kept, when it is.
     pub refused: Option<String>,
 }
 
 /// The selected apps' stacks in environment `env` (the branch's when `None`), and their
 /// dependents' (which must go first), those that exist.
-pub async fn stacks<A: StackApi>(project: &Project, env: Option<&str>, apis: &BTreeMap<Target, A>) -> Result<deploy::Stacks, DeployError> {
-    let mut names: Vec<(Target, String)> = project.selected_apps().map(|a| (target(a), a.stack_name_for(env))).collect();
+pub async fn stacks<A: StackApi>(
+    project: &Project,
+    env: Option<&str>,
+    apis: &BTreeMap<Target, A>,
+) -> Result<Stacks, StacksError> {
+    let mut names: Vec<(Target, String)> =
+        project.selected_apps().map(|a| (target(a), a.stack_name_for(env))).collect();
     for app in project.selected_apps() {
         for dependent in project.dependents(&app.name) {
             let name = (target(dependent), dependent.stack_name_for(env));
@@ -34,14 +43,24 @@ pub async fn stacks<A: StackApi>(project: &Project, env: Option<&str>, apis: &BT
             }
         }
     }
-    deploy::stacks_named(apis, names.iter().map(|(t, n)| (t.clone(), n.as_str()))).await
+    stacks::stacks_named(apis, names.iter().map(|(t, n)| (t.clone(), n.as_str()))).await
 }
 
 /// The stacks of environment `env` (the branch's when `None`) of the selected apps, dependents first.
-pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow_protected: bool) -> Result<Vec<Item>, DeployError> {
+pub fn plan(
+    project: &Project,
+    env: Option<&str>,
+    stacks: &Stacks,
+    allow_protected: bool,
+) -> Result<Vec<Item>, CycleError> {
     let selected: HashSet<usize> = project.selected.iter().copied().collect();
     let selected_names: Vec<&str> = project.selected_apps().map(|a| a.name.as_str()).collect();
-    let order: Vec<usize> = deploy::waves(project, &project.selected)?.into_iter().rev().flatten().filter(|i| selected.contains(i)).collect();
+    let order: Vec<usize> = graph::waves(project, &project.selected)?
+        .into_iter()
+        .rev()
+        .flatten()
+        .filter(|i| selected.contains(i))
+        .collect();
     Ok(order
         .into_iter()
         .map(|i| {
@@ -79,7 +98,7 @@ pub fn plan(project: &Project, env: Option<&str>, stacks: &deploy::Stacks, allow
 }
 
 /// How deleting one stack ended.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Deleted {
     pub app: String,
     pub stack_name: String,
@@ -92,7 +111,13 @@ pub struct Deleted {
 
 /// Deletes the planned stacks that exist and are not refused, one after another (a dependent must
 /// be gone before what it imports from can go), waiting for each with its events.
-pub async fn execute<A: StackApi>(project: &Project, items: &[Item], apis: &BTreeMap<Target, A>, options: &DeployOptions, observer: &dyn Observer) -> Vec<Deleted> {
+pub async fn execute<A: StackApi>(
+    project: &Project,
+    items: &[Item],
+    apis: &BTreeMap<Target, A>,
+    options: &WaitOptions,
+    observer: &dyn Observer,
+) -> Vec<Deleted> {
     let mut out = Vec::new();
     for item in items.iter().filter(|i| i.status.is_some() && i.refused.is_none()) {
         let Some(app) = project.app(&item.app) else { continue };
@@ -100,7 +125,10 @@ pub async fn execute<A: StackApi>(project: &Project, items: &[Item], apis: &BTre
         if item.protected {
             // moto answers UpdateTerminationProtection with a 500; a stack without protection deletes anyway.
             if let Err(e) = api.set_termination_protection(&item.stack_name, false).await {
-                observer.note(&item.app, &format!("warning: could not lift termination protection: {e}"));
+                observer.note(
+                    &item.app,
+                    &format!("warning: could not lift termination protection: {e}"),
+                );
             }
         }
         out.push(delete_stack(api, &item.app, &item.stack_name, options, observer).await);
@@ -109,7 +137,13 @@ pub async fn execute<A: StackApi>(project: &Project, items: &[Item], apis: &BTre
 }
 
 /// Deletes one stack and waits until it is gone, showing its events (`destroy` and `gc`).
-pub async fn delete_stack<A: StackApi>(api: &A, app: &str, stack: &str, options: &DeployOptions, observer: &dyn Observer) -> Deleted {
+pub async fn delete_stack<A: StackApi>(
+    api: &A,
+    app: &str,
+    stack: &str,
+    options: &WaitOptions,
+    observer: &dyn Observer,
+) -> Deleted {
     let start = Instant::now();
     let result: Result<(), String> = async {
         // A stack already gone (deleted by someone else since the plan) is what was wanted.
@@ -123,16 +157,29 @@ pub async fn delete_stack<A: StackApi>(api: &A, app: &str, stack: &str, options:
         };
         // Said before the call: interrupted while it is on its way, the command must not claim
         // that no operation had started.
-        observer.status(app, stack, deploy::SENT_DELETE);
+        observer.status(app, stack, SENT_DELETE);
         observer.note(app, &format!("deleting stack {stack}"));
         api.delete_stack(stack).await.map_err(|e| e.to_string())?;
-        match deploy::wait(api, stack, &mut seen, start + options.timeout, options, observer, app).await {
-            Ok(None) => Ok(()),
-            Ok(Some(s)) if s.status == "DELETE_COMPLETE" => Ok(()),
-            Ok(Some(s)) => Err(format!("stack {stack} ended in {}{}", s.status, s.status_reason.map(|r| format!(": {r}")).unwrap_or_default())),
+        match wait(api, stack, &mut seen, options, observer, app).await {
+            Ok(settled)
+                if settled
+                    .stack
+                    .as_ref()
+                    .is_none_or(|s| s.status == StackStatus::DeleteComplete) =>
+            {
+                Ok(())
+            }
+            Ok(settled) => Err(settled.failure(stack).error),
             Err(f) => Err(f.error),
         }
     }
     .await;
-    Deleted { app: app.to_owned(), stack_name: stack.to_owned(), deleted: result.is_ok(), error: result.err(), kept: None, seconds: start.elapsed().as_secs_f64() }
+    Deleted {
+        app: app.to_owned(),
+        stack_name: stack.to_owned(),
+        deleted: result.is_ok(),
+        error: result.err(),
+        kept: None,
+        seconds: start.elapsed().as_secs_f64(),
+    }
 }

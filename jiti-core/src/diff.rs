@@ -7,15 +7,16 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::cloud::Change;
+use crate::stacks::KEY_EXPIRES_AT;
 use crate::template::scalar_text;
-use crate::deploy::KEY_EXPIRES_AT;
 
 /// `template` without the resources whose `Condition` is false for these parameter values (given,
 /// else the template's `Default`) in `region`. A condition that cannot be told offline (a
 /// `Fn::FindInMap`, an unknown parameter) keeps its resources: the change may be real.
 pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &str) -> Value {
     let mut out = template.clone();
-    let conditions = template.get("Conditions").and_then(Value::as_object).cloned().unwrap_or_default();
+    let conditions =
+        template.get("Conditions").and_then(Value::as_object).cloned().unwrap_or_default();
     let defaults: BTreeMap<String, String> = template
         .get("Parameters")
         .and_then(Value::as_object)
@@ -27,7 +28,11 @@ pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &
         match name {
             "AWS::Region" if !region.is_empty() => Some(region.to_owned()),
             // A `NoEcho` value comes back from CloudFormation masked: unknown.
-            _ => parameters.get(name).or_else(|| defaults.get(name)).filter(|v| v.as_str() != crate::cloud::NOECHO_SHOWN).cloned(),
+            _ => parameters
+                .get(name)
+                .or_else(|| defaults.get(name))
+                .filter(|v| v.as_str() != crate::cloud::NOECHO_SHOWN)
+                .cloned(),
         }
     };
     if let Some(resources) = out.get_mut("Resources").and_then(Value::as_object_mut) {
@@ -41,14 +46,24 @@ pub fn active(template: &Value, parameters: &BTreeMap<String, String>, region: &
 
 /// A named condition's value, where it can be told (conditions nest at most a few levels deep;
 /// 32 stops a cycle, which CloudFormation refuses anyway).
-fn condition(name: &str, conditions: &serde_json::Map<String, Value>, value_of: &dyn Fn(&str) -> Option<String>, depth: usize) -> Option<bool> {
+fn condition(
+    name: &str,
+    conditions: &serde_json::Map<String, Value>,
+    value_of: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Option<bool> {
     if depth > 32 {
         return None;
     }
     evaluate(conditions.get(name)?, conditions, value_of, depth + 1)
 }
 
-fn evaluate(expr: &Value, conditions: &serde_json::Map<String, Value>, value_of: &dyn Fn(&str) -> Option<String>, depth: usize) -> Option<bool> {
+fn evaluate(
+    expr: &Value,
+    conditions: &serde_json::Map<String, Value>,
+    value_of: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Option<bool> {
     let object = expr.as_object().filter(|o| o.len() == 1)?;
     let (function, args) = object.iter().next()?;
     let list = || args.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -69,7 +84,8 @@ fn evaluate(expr: &Value, conditions: &serde_json::Map<String, Value>, value_of:
             _ => None,
         },
         "Fn::And" | "Fn::Or" => {
-            let values: Vec<Option<bool>> = list().iter().map(|a| evaluate(a, conditions, value_of, depth)).collect();
+            let values: Vec<Option<bool>> =
+                list().iter().map(|a| evaluate(a, conditions, value_of, depth)).collect();
             let decisive = function == "Fn::Or";
             if values.contains(&Some(decisive)) {
                 Some(decisive)
@@ -86,9 +102,16 @@ fn evaluate(expr: &Value, conditions: &serde_json::Map<String, Value>, value_of:
 /// The resources a deploy adds, modifies or removes: the deployed template (with the stack's
 /// parameter values) against the rendered one (with the values a deploy passes), each without the
 /// resources its conditions leave out. Used by `diff` and the direct deploy method.
-pub fn deploy_changes(deployed: Option<&Value>, stack: Option<&crate::cloud::Stack>, rendered: &Value, app: &crate::resolve::ResolvedApp) -> Vec<Change> {
-    let given: BTreeMap<String, String> = crate::deploy::given_parameters(app).into_iter().collect();
-    let old = deployed.map(|d| active(d, &stack.map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
+pub fn deploy_changes(
+    deployed: Option<&Value>,
+    stack: Option<&crate::cloud::Stack>,
+    rendered: &Value,
+    app: &crate::resolve::ResolvedApp,
+) -> Vec<Change> {
+    let given: BTreeMap<String, String> =
+        crate::stacks::given_parameters(app).into_iter().collect();
+    let old = deployed
+        .map(|d| active(d, &stack.map(|s| s.parameters.clone()).unwrap_or_default(), &app.region));
     resource_changes(old.as_ref(), &active(rendered, &given, &app.region))
 }
 
@@ -96,7 +119,12 @@ pub fn deploy_changes(deployed: Option<&Value>, stack: Option<&crate::cloud::Sta
 /// removals last.
 pub fn resource_changes(old: Option<&Value>, new: &Value) -> Vec<Change> {
     let empty = serde_json::Map::new();
-    let resources = |t: Option<&Value>| t.and_then(|t| t.get("Resources")).and_then(Value::as_object).cloned().unwrap_or_else(|| empty.clone());
+    let resources = |t: Option<&Value>| {
+        t.and_then(|t| t.get("Resources"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
+    };
     let (before, after) = (resources(old), resources(Some(new)));
     let kind = |r: &Value| r.get("Type").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut changes: Vec<Change> = after
@@ -107,20 +135,27 @@ pub fn resource_changes(old: Option<&Value>, new: &Value) -> Vec<Change> {
                 Some(b) if b != r => "Modify",
                 Some(_) => return None,
             };
-            Some(Change { action: action.into(), logical_id: id.clone(), resource_type: kind(r), replacement: None })
+            Some(Change {
+                action: action.into(),
+                logical_id: id.clone(),
+                resource_type: kind(r),
+                replacement: None,
+            })
         })
         .collect();
-    changes.extend(
-        before
-            .iter()
-            .filter(|(id, _)| !after.contains_key(*id))
-            .map(|(id, r)| Change { action: "Remove".into(), logical_id: id.clone(), resource_type: kind(r), replacement: None }),
-    );
+    changes.extend(before.iter().filter(|(id, _)| !after.contains_key(*id)).map(|(id, r)| {
+        Change {
+            action: "Remove".into(),
+            logical_id: id.clone(),
+            resource_type: kind(r),
+            replacement: None,
+        }
+    }));
     changes
 }
 
 /// One stack tag that a deploy would add, change or remove.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TagChange {
     pub key: String,
     pub old: Option<String>,
@@ -130,19 +165,28 @@ pub struct TagChange {
 /// Stack tag changes, `jiti:expires-at` left out (it moves with the clock on every deploy).
 pub fn tag_changes(old: &BTreeMap<String, String>, new: &[(String, String)]) -> Vec<TagChange> {
     let new: BTreeMap<&str, &str> = new.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut keys: Vec<&str> = old.keys().map(String::as_str).chain(new.keys().copied()).filter(|k| *k != KEY_EXPIRES_AT).collect();
+    let mut keys: Vec<&str> = old
+        .keys()
+        .map(String::as_str)
+        .chain(new.keys().copied())
+        .filter(|k| *k != KEY_EXPIRES_AT)
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     keys.into_iter()
         .filter_map(|k| {
             let (o, n) = (old.get(k).map(String::as_str), new.get(k).copied());
-            (o != n).then(|| TagChange { key: k.to_owned(), old: o.map(str::to_owned), new: n.map(str::to_owned) })
+            (o != n).then(|| TagChange {
+                key: k.to_owned(),
+                old: o.map(str::to_owned),
+                new: n.map(str::to_owned),
+            })
         })
         .collect()
 }
 
 /// What deploying one app would change.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct AppDiff {
     pub app: String,
     pub stack_name: String,
@@ -166,7 +210,7 @@ impl AppDiff {
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
     #[error(transparent)]
-    Deploy(#[from] crate::deploy::DeployError),
+    Stacks(#[from] crate::stacks::StacksError),
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
     #[error(transparent)]
@@ -180,10 +224,16 @@ pub async fn diff<A: crate::cloud::StackApi>(
     apis: &BTreeMap<crate::cloud::Target, A>,
     ttl: Option<std::time::Duration>,
 ) -> Result<Vec<AppDiff>, DiffError> {
-    use crate::deploy::{app_stacks, stack_tags, target};
+    use crate::stacks::{app_stacks, stack_tags, target};
     let stacks = app_stacks(project, apis, project.selected_apps()).await?;
-    let stack_of = |app: &crate::resolve::ResolvedApp| stacks.get(&target(app)).and_then(|s| s.get(&app.stack_name));
-    let outputs: crate::render::DepOutputs = project.apps.iter().filter_map(|a| Some((a.name.clone(), stack_of(a)?.outputs.clone()))).collect();
+    let stack_of = |app: &crate::resolve::ResolvedApp| {
+        stacks.get(&target(app)).and_then(|s| s.get(&app.stack_name))
+    };
+    let outputs: crate::render::DepOutputs = project
+        .apps
+        .iter()
+        .filter_map(|a| Some((a.name.clone(), stack_of(a)?.outputs.clone())))
+        .collect();
     let mut out = Vec::new();
     for app in project.selected_apps() {
         let rendered = crate::render::render_app_with(project, app, &outputs)?;
@@ -205,7 +255,8 @@ pub async fn diff<A: crate::cloud::StackApi>(
             }
             _ => (None, None),
         };
-        let wanted = stack_tags(project, app, &rendered.template.hash(), ttl, std::time::SystemTime::now());
+        let wanted =
+            stack_tags(project, app, &rendered.template.hash(), ttl, std::time::SystemTime::now());
         out.push(AppDiff {
             app: app.name.clone(),
             stack_name: app.stack_name.clone(),
@@ -229,8 +280,14 @@ fn mask_like(deployed: &mut Value, rendered: &Value, secrets: &[String]) {
                 }
             }
         }
-        (Value::Array(d), Value::Array(r)) => d.iter_mut().zip(r).for_each(|(dv, rv)| mask_like(dv, rv, secrets)),
-        (d @ Value::String(_), Value::String(r)) if secrets.iter().any(|s| r.contains(s.as_str())) => *d = Value::String(crate::secrets::MASK.to_owned()),
+        (Value::Array(d), Value::Array(r)) => {
+            d.iter_mut().zip(r).for_each(|(dv, rv)| mask_like(dv, rv, secrets))
+        }
+        (d @ Value::String(_), Value::String(r))
+            if secrets.iter().any(|s| r.contains(s.as_str())) =>
+        {
+            *d = Value::String(crate::secrets::MASK.to_owned())
+        }
         _ => {}
     }
 }
@@ -264,7 +321,10 @@ mod tests {
             active(&t, &params, region)["Resources"].as_object().unwrap().keys().cloned().collect()
         };
         assert_eq!(ids(&[], "us-east-1"), ["Always", "Unknown", "Dev"]);
-        assert_eq!(ids(&[("Stage", "prod"), ("Alarms", "on")], "eu-west-1"), ["Always", "Prod", "Alarm", "Europe", "Unknown"]);
+        assert_eq!(
+            ids(&[("Stage", "prod"), ("Alarms", "on")], "eu-west-1"),
+            ["Always", "Prod", "Alarm", "Europe", "Unknown"]
+        );
         // `Alarms` unknown: `IsProd` alone decides when it is false, and cannot when true.
         assert_eq!(ids(&[("Stage", "prod")], "us-east-1"), ["Always", "Prod", "Alarm", "Unknown"]);
         let added = resource_changes(None, &active(&t, &Default::default(), "us-east-1"));
@@ -275,28 +335,62 @@ mod tests {
 
     #[test]
     fn a_deployed_secret_is_masked_where_the_rendered_one_is() {
-        let mut deployed = json!({"Outputs": {"Pw": {"Value": "old-secret"}, "Plain": {"Value": "x"}}});
-        mask_like(&mut deployed, &json!({"Outputs": {"Pw": {"Value": "new-secret"}, "Plain": {"Value": "y"}}}), &["new-secret".to_owned()]);
-        assert_eq!(deployed, json!({"Outputs": {"Pw": {"Value": "****"}, "Plain": {"Value": "x"}}}));
+        let mut deployed =
+            json!({"Outputs": {"Pw": {"Value": "old-secret"}, "Plain": {"Value": "x"}}});
+        mask_like(
+            &mut deployed,
+            &json!({"Outputs": {"Pw": {"Value": "new-secret"}, "Plain": {"Value": "y"}}}),
+            &["new-secret".to_owned()],
+        );
+        assert_eq!(
+            deployed,
+            json!({"Outputs": {"Pw": {"Value": "****"}, "Plain": {"Value": "x"}}})
+        );
     }
 
     #[test]
     fn resources_added_modified_removed() {
         let old = json!({"Resources": {"A": {"Type": "AWS::SQS::Queue"}, "B": {"Type": "AWS::SNS::Topic"}, "C": {"Type": "AWS::S3::Bucket"}}});
         let new = json!({"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"DelaySeconds": 5}}, "C": {"Type": "AWS::S3::Bucket"}, "D": {"Type": "AWS::Logs::LogGroup"}}});
-        let got: Vec<_> = resource_changes(Some(&old), &new).into_iter().map(|c| (c.action, c.logical_id)).collect();
-        assert_eq!(got, [("Modify".to_owned(), "A".to_owned()), ("Add".into(), "D".into()), ("Remove".into(), "B".into())]);
+        let got: Vec<_> = resource_changes(Some(&old), &new)
+            .into_iter()
+            .map(|c| (c.action, c.logical_id))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Modify".to_owned(), "A".to_owned()),
+                ("Add".into(), "D".into()),
+                ("Remove".into(), "B".into())
+            ]
+        );
         assert_eq!(resource_changes(None, &new).len(), 3);
     }
 
     #[test]
     fn tags_changed_except_expiry() {
-        let old = BTreeMap::from([("jiti:commit".to_owned(), "a".to_owned()), ("team".into(), "x".into()), (KEY_EXPIRES_AT.into(), "2026".into())]);
-        let new = vec![("jiti:commit".to_owned(), "b".to_owned()), ("team".into(), "x".into()), ("owner".into(), "me".into()), (KEY_EXPIRES_AT.into(), "2027".into())];
-        let got = tag_changes(&old, &new);
-        assert_eq!(got, vec![
-            TagChange { key: "jiti:commit".into(), old: Some("a".into()), new: Some("b".into()) },
-            TagChange { key: "owner".into(), old: None, new: Some("me".into()) },
+        let old = BTreeMap::from([
+            ("jiti:commit".to_owned(), "a".to_owned()),
+            ("team".into(), "x".into()),
+            (KEY_EXPIRES_AT.into(), "2026".into()),
         ]);
+        let new = vec![
+            ("jiti:commit".to_owned(), "b".to_owned()),
+            ("team".into(), "x".into()),
+            ("owner".into(), "me".into()),
+            (KEY_EXPIRES_AT.into(), "2027".into()),
+        ];
+        let got = tag_changes(&old, &new);
+        assert_eq!(
+            got,
+            vec![
+                TagChange {
+                    key: "jiti:commit".into(),
+                    old: Some("a".into()),
+                    new: Some("b".into())
+                },
+                TagChange { key: "owner".into(), old: None, new: Some("me".into()) },
+            ]
+        );
     }
 }

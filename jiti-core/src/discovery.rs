@@ -79,7 +79,8 @@ pub enum DiscoveryError {
 pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
     let manifest = match &selection.manifest_path {
         Some(p) => selection.cwd.join(p),
-        None => find_manifest(&selection.cwd).ok_or_else(|| DiscoveryError::NoManifest { cwd: selection.cwd.clone() })?,
+        None => find_manifest(&selection.cwd)
+            .ok_or_else(|| DiscoveryError::NoManifest { cwd: selection.cwd.clone() })?,
     };
     // cargo reports canonical paths; compare like with like.
     let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
@@ -96,27 +97,41 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
     let mut by_package: Vec<Option<usize>> = Vec::new();
     let members = metadata.workspace_packages();
     for package in &members {
-        let package_dir = package.manifest_path.parent().map(|p| p.as_std_path().to_owned()).unwrap_or_default();
+        let package_dir =
+            package.manifest_path.parent().map(|p| p.as_std_path().to_owned()).unwrap_or_default();
         let infra_setting = package.metadata.get("jiti").and_then(|j| j.get("infra"));
         let infra = match infra_setting {
             None => config::DEFAULT_INFRA_DIR.to_owned(),
             Some(serde_json::Value::String(s)) if !Path::new(s).is_absolute() => s.clone(),
-            Some(_) => return Err(DiscoveryError::BadInfraSetting { manifest: package.manifest_path.clone().into() }),
+            Some(_) => {
+                return Err(DiscoveryError::BadInfraSetting {
+                    manifest: package.manifest_path.clone().into(),
+                });
+            }
         };
         let infra_dir = package_dir.join(&infra);
         let config_path = infra_dir.join(config::FILE_NAME);
         if !config_path.is_file() {
             if infra_setting.is_some() {
-                return Err(DiscoveryError::MissingInfra { manifest: package.manifest_path.clone().into(), infra, config: config_path });
+                return Err(DiscoveryError::MissingInfra {
+                    manifest: package.manifest_path.clone().into(),
+                    infra,
+                    config: config_path,
+                });
             }
             plain_packages.push((package.name.to_string(), config_path));
             by_package.push(None);
             continue;
         }
         let config = config::load(&config_path)?;
-        let name = config.app.name.as_ref().map_or_else(|| package.name.to_string(), |n| n.to_string());
+        let name =
+            config.app.name.as_ref().map_or_else(|| package.name.to_string(), |n| n.to_string());
         if let Some(first) = apps.iter().find(|a| a.name == name) {
-            return Err(DiscoveryError::DuplicateApp { name, first: first.config_path.clone(), second: config_path });
+            return Err(DiscoveryError::DuplicateApp {
+                name,
+                first: first.config_path.clone(),
+                second: config_path,
+            });
         }
         by_package.push(Some(apps.len()));
         apps.push(AppSource {
@@ -131,8 +146,12 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
     }
     let workspace_root = metadata.workspace_root.clone().into_std_path_buf();
     let policy = match metadata.workspace_metadata.get("jiti").and_then(|j| j.get("policy")) {
-        Some(p) => serde_json::from_value(p.clone())
-            .map_err(|e| DiscoveryError::WorkspacePolicy { manifest: workspace_root.join("Cargo.toml"), message: e.to_string() })?,
+        Some(p) => {
+            serde_json::from_value(p.clone()).map_err(|e| DiscoveryError::WorkspacePolicy {
+                manifest: workspace_root.join("Cargo.toml"),
+                message: e.to_string(),
+            })?
+        }
         None => WorkspacePolicy::default(),
     };
     if apps.is_empty() {
@@ -149,8 +168,14 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
                 Some(_) => {}
                 None => {
                     return Err(match plain_packages.iter().find(|(p, _)| p == wanted) {
-                        Some((package, expected)) => DiscoveryError::NotAnApp { package: package.clone(), expected: expected.clone() },
-                        None => DiscoveryError::UnknownPackage { package: wanted.clone(), apps: app_names() },
+                        Some((package, expected)) => DiscoveryError::NotAnApp {
+                            package: package.clone(),
+                            expected: expected.clone(),
+                        },
+                        None => DiscoveryError::UnknownPackage {
+                            package: wanted.clone(),
+                            apps: app_names(),
+                        },
                     });
                 }
             }
@@ -159,12 +184,18 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
         picked
     } else if selection.workspace {
         (0..apps.len()).collect()
-    } else if let Some(position) = members.iter().position(|p| p.manifest_path.as_std_path() == manifest) {
+    } else if let Some(position) =
+        members.iter().position(|p| p.manifest_path.as_std_path() == manifest)
+    {
         // Run from inside a package: that package, as cargo does.
         match by_package[position] {
             Some(i) => vec![i],
             None => {
-                let (package, expected) = plain_packages.iter().find(|(p, _)| *p == members[position].name.as_str()).cloned().unwrap_or_default();
+                let (package, expected) = plain_packages
+                    .iter()
+                    .find(|(p, _)| *p == members[position].name.as_str())
+                    .cloned()
+                    .unwrap_or_default();
                 return Err(DiscoveryError::NotAnApp { package, expected });
             }
         }
@@ -182,7 +213,13 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
             .filter_map(|(_, i)| *i)
             .collect()
     };
-    Ok(Discovered { policy, workspace_root, target_dir: metadata.target_directory.into_std_path_buf(), apps, selected })
+    Ok(Discovered {
+        policy,
+        workspace_root,
+        target_dir: metadata.target_directory.into_std_path_buf(),
+        apps,
+        selected,
+    })
 }
 
 fn find_manifest(cwd: &Path) -> Option<PathBuf> {

@@ -20,7 +20,7 @@ const HASH_LEN: usize = 8;
 const MAX_SLUG: usize = MAX_ENV_NAME - HASH_LEN - 1;
 
 /// The environment a branch deploys to.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Environment {
     /// Environment name: a protected environment's configured name, or the branch's slug.
     pub name: String,
@@ -36,15 +36,21 @@ impl Environment {
         branch: &str,
         protected: impl IntoIterator<Item = (&'a str, &'a [String])> + Clone,
     ) -> Environment {
-        if let Some((name, _)) = protected
-            .clone()
-            .into_iter()
-            .find(|(_, branches)| branches.iter().any(|b| b == branch))
+        if let Some((name, _)) =
+            protected.clone().into_iter().find(|(_, branches)| branches.iter().any(|b| b == branch))
         {
-            return Environment { name: name.to_owned(), branch: branch.to_owned(), protected: true };
+            return Environment {
+                name: name.to_owned(),
+                branch: branch.to_owned(),
+                protected: true,
+            };
         }
         let reserved: Vec<&str> = protected.into_iter().map(|(name, _)| name).collect();
-        Environment { name: ephemeral_name(branch, &reserved), branch: branch.to_owned(), protected: false }
+        Environment {
+            name: ephemeral_name(branch, &reserved),
+            branch: branch.to_owned(),
+            protected: false,
+        }
     }
 
     pub fn ephemeral(&self) -> bool {
@@ -105,7 +111,9 @@ fn slug(branch: &str) -> String {
 fn looks_hashed(name: &str) -> bool {
     name.len() > HASH_LEN
         && name.as_bytes()[name.len() - HASH_LEN - 1] == b'-'
-        && name[name.len() - HASH_LEN..].chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        && name[name.len() - HASH_LEN..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
 }
 
 fn short_hash(branch: &str) -> String {
@@ -142,7 +150,10 @@ mod tests {
         for (branch, expected) in cases {
             let got = name(branch);
             if expected.ends_with('-') {
-                assert!(got.starts_with(expected) && got.len() == expected.len() + HASH_LEN, "{branch} → {got}");
+                assert!(
+                    got.starts_with(expected) && got.len() == expected.len() + HASH_LEN,
+                    "{branch} → {got}"
+                );
             } else {
                 assert_eq!(got, expected, "{branch}");
             }

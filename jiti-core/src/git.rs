@@ -21,7 +21,7 @@ pub const CI_BRANCH_VARS: &[&str] = &[
 ];
 
 /// Where the branch came from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "name")]
 pub enum BranchSource {
     /// HEAD points at the branch.
@@ -33,7 +33,7 @@ pub enum BranchSource {
 }
 
 /// The repository state an environment is rendered from.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct GitContext {
     /// The working tree's root (of the worktree, in a `git worktree`).
     pub root: PathBuf,
@@ -108,22 +108,35 @@ impl DirtyScope {
         }
         // An untracked folder is reported whole (not recursed into): it counts when it lies in an
         // app's folder, or holds one (a new app not added yet).
-        self.include.iter().any(|dir| path.starts_with(dir) || (dir.starts_with(&path) && !self.exclude.iter().any(|x| dir.starts_with(x))))
+        self.include.iter().any(|dir| {
+            path.starts_with(dir)
+                || (dir.starts_with(&path) && !self.exclude.iter().any(|x| dir.starts_with(x)))
+        })
     }
 }
 
 /// Reads the repository that contains `dir`; `scope` says which changes make it dirty.
-pub fn context(dir: &Path, hints: &BranchHints, scope: &DirtyScope) -> Result<GitContext, GitError> {
-    let repo = Repository::discover(dir).map_err(|source| GitError::NotARepository { path: dir.to_owned(), source })?;
-    let root = repo.workdir().map(Path::to_owned).ok_or_else(|| GitError::Bare { root: repo.path().to_owned() })?;
+pub fn context(
+    dir: &Path,
+    hints: &BranchHints,
+    scope: &DirtyScope,
+) -> Result<GitContext, GitError> {
+    let repo = Repository::discover(dir)
+        .map_err(|source| GitError::NotARepository { path: dir.to_owned(), source })?;
+    let root = repo
+        .workdir()
+        .map(Path::to_owned)
+        .ok_or_else(|| GitError::Bare { root: repo.path().to_owned() })?;
     let read = |source| GitError::Read { root: root.clone(), source };
     let head = match repo.head() {
         Ok(h) => h,
-        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return Err(GitError::NoCommit { root }),
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => {
+            return Err(GitError::NoCommit { root });
+        }
         Err(e) => return Err(read(e)),
     };
     let commit = head.peel_to_commit().map_err(read)?.id().to_string();
-    let short_commit = commit[..7].to_owned();
+    let short_commit = short(&commit, 7).to_owned();
     let head_branch = head.is_branch().then(|| head.shorthand().map(str::to_owned)).flatten();
     let (branch, branch_source) = if let Some(flag) = hints.flag.clone().filter(|b| !b.is_empty()) {
         (flag, BranchSource::Flag)
@@ -140,12 +153,19 @@ pub fn context(dir: &Path, hints: &BranchHints, scope: &DirtyScope) -> Result<Gi
 
 fn is_dirty(repo: &Repository, root: &Path, scope: &DirtyScope) -> Result<bool, git2::Error> {
     let mut options = StatusOptions::new();
-    options.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(true);
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(false)
+        .include_ignored(false)
+        .exclude_submodules(true);
     // Paths are compared as the file system names them: cargo metadata's may be canonical while
     // git's work dir is not (a symlinked /tmp, say).
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    let canonical = |dirs: &[PathBuf]| dirs.iter().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())).collect();
-    let scope = DirtyScope { include: canonical(&scope.include), exclude: canonical(&scope.exclude) };
+    let canonical = |dirs: &[PathBuf]| {
+        dirs.iter().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())).collect()
+    };
+    let scope =
+        DirtyScope { include: canonical(&scope.include), exclude: canonical(&scope.exclude) };
     for entry in repo.statuses(Some(&mut options))?.iter() {
         let Some(path) = entry.path() else { return Ok(true) };
         if scope.counts(&root, path, entry.status() == git2::Status::WT_NEW) {
@@ -174,7 +194,8 @@ pub struct Branches {
 
 /// Local and remote-tracking branches of the repository at `root`.
 pub fn branches(root: &Path) -> Result<Branches, GitError> {
-    let repo = Repository::open(root).map_err(|source| GitError::Read { root: root.to_owned(), source })?;
+    let repo = Repository::open(root)
+        .map_err(|source| GitError::Read { root: root.to_owned(), source })?;
     let read = |source| GitError::Read { root: root.to_owned(), source };
     let mut out = Branches::default();
     for branch in repo.branches(None).map_err(read)? {
@@ -195,11 +216,21 @@ pub fn branches(root: &Path) -> Result<Branches, GitError> {
     Ok(out)
 }
 
+/// The first `len` characters of a commit id, or all of it when it is shorter (an id typed by a
+/// user, a ledger record written by hand): never a panic.
+pub fn short(commit: &str, len: usize) -> &str {
+    commit.get(..len).unwrap_or(commit)
+}
+
 /// The files under `dir` (relative to the repository root) at commit `rev` (a full id or a prefix),
 /// read from the object database: the working tree, index and HEAD stay as they are. Returns the
 /// full commit id and the files, named by their `/`-separated path inside `dir`; binary files are
 /// left out.
-pub fn files_at(root: &Path, rev: &str, dir: &Path) -> Result<(String, Vec<(String, String)>), GitError> {
+pub fn files_at(
+    root: &Path,
+    rev: &str,
+    dir: &Path,
+) -> Result<(String, Vec<(String, String)>), GitError> {
     let read = |source| GitError::Read { root: root.to_owned(), source };
     let repo = Repository::open(root).map_err(read)?;
     let commit = repo
@@ -226,7 +257,10 @@ pub fn files_at(root: &Path, rev: &str, dir: &Path) -> Result<(String, Vec<(Stri
             match entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
                 Ok(blob) => {
                     if let Ok(text) = std::str::from_utf8(blob.content()) {
-                        files.push((format!("{prefix}{}", entry.name().unwrap_or_default()), text.to_owned()));
+                        files.push((
+                            format!("{prefix}{}", entry.name().unwrap_or_default()),
+                            text.to_owned(),
+                        ));
                     }
                     git2::TreeWalkResult::Ok
                 }
@@ -248,7 +282,8 @@ pub fn files_at(root: &Path, rev: &str, dir: &Path) -> Result<(String, Vec<(Stri
 /// `user.email` of the repository's config. CI jobs often set only the variables.
 pub fn user(root: &Path, var: impl Fn(&str) -> Option<String>) -> Option<String> {
     let config = Repository::open(root).ok().and_then(|r| r.config().ok());
-    let setting = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok()).filter(|v| !v.is_empty());
+    let setting =
+        |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok()).filter(|v| !v.is_empty());
     let name = var("GIT_AUTHOR_NAME").or_else(|| setting("user.name"));
     let email = var("GIT_AUTHOR_EMAIL").or_else(|| setting("user.email"));
     match (name, email) {
@@ -285,7 +320,8 @@ pub fn branch_knowledge(root: &Path, running_for: &str) -> Result<BranchKnowledg
     if repo.is_shallow() {
         reasons.push("the repository is a shallow clone".to_owned());
     }
-    let remotes: Vec<String> = repo.remotes().map_err(read)?.iter().flatten().map(str::to_owned).collect();
+    let remotes: Vec<String> =
+        repo.remotes().map_err(read)?.iter().flatten().map(str::to_owned).collect();
     if !remotes.is_empty() && !branches.has_remote_refs {
         reasons.push(format!("remote `{}` is configured but this clone has no remote-tracking branch (a checkout of one ref?)", remotes.join("`, `")));
     } else if !remotes.is_empty() && repo.head_detached().unwrap_or(false) {
@@ -295,7 +331,8 @@ pub fn branch_knowledge(root: &Path, running_for: &str) -> Result<BranchKnowledg
     }
     for name in repo.remotes().map_err(read)?.iter().flatten() {
         let remote = repo.find_remote(name).map_err(read)?;
-        let specs: Vec<String> = remote.fetch_refspecs().map_err(read)?.iter().flatten().map(str::to_owned).collect();
+        let specs: Vec<String> =
+            remote.fetch_refspecs().map_err(read)?.iter().flatten().map(str::to_owned).collect();
         if !specs.is_empty() && !specs.iter().any(|spec| spec.contains("refs/heads/*")) {
             reasons.push(format!("remote `{name}` fetches only {}", specs.join(", ")));
         }
@@ -303,23 +340,37 @@ pub fn branch_knowledge(root: &Path, running_for: &str) -> Result<BranchKnowledg
     let common = repo.commondir();
     // Only what fetches write: `packed-refs` also changes when a local branch is deleted, which
     // would make the last fetch look newer than it was (the unsafe direction).
-    let remote_dirs = std::fs::read_dir(common.join("refs/remotes")).into_iter().flatten().flatten().map(|e| e.path());
+    let remote_dirs = std::fs::read_dir(common.join("refs/remotes"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
     let last_fetch = [common.join("FETCH_HEAD"), common.join("refs/remotes")]
         .into_iter()
         .chain(remote_dirs)
         .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .max();
-    Ok(BranchKnowledge { branches, incomplete: (!reasons.is_empty()).then(|| reasons.join("; ")), last_fetch })
+    Ok(BranchKnowledge {
+        branches,
+        incomplete: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        last_fetch,
+    })
 }
 
 /// The branches of remote `name` as it lists them now (`git ls-remote`), via git2.
-pub fn remote_branches(root: &Path, name: &str) -> Result<std::collections::HashSet<String>, GitError> {
+pub fn remote_branches(
+    root: &Path,
+    name: &str,
+) -> Result<std::collections::HashSet<String>, GitError> {
     let read = |source| GitError::Read { root: root.to_owned(), source };
     let repo = Repository::open(root).map_err(read)?;
     let mut remote = repo.find_remote(name).map_err(read)?;
     let connection = remote.connect_auth(git2::Direction::Fetch, None, None).map_err(read)?;
     let heads = connection.list().map_err(read)?;
-    Ok(heads.iter().filter_map(|h| h.name().strip_prefix("refs/heads/").map(str::to_owned)).collect())
+    Ok(heads
+        .iter()
+        .filter_map(|h| h.name().strip_prefix("refs/heads/").map(str::to_owned))
+        .collect())
 }
 
 #[cfg(test)]
@@ -329,7 +380,14 @@ mod dirty_tests {
     #[test]
     fn only_changes_that_can_reach_an_app_count() {
         let root = Path::new("/repo");
-        let scope = DirtyScope { include: vec![root.join("billing"), root.join("billing/infra"), root.join("apps/orders")], exclude: vec![root.join("target")] };
+        let scope = DirtyScope {
+            include: vec![
+                root.join("billing"),
+                root.join("billing/infra"),
+                root.join("apps/orders"),
+            ],
+            exclude: vec![root.join("target")],
+        };
         // (status path, untracked, counts)
         let table = [
             ("README.md", false, true),
@@ -346,7 +404,10 @@ mod dirty_tests {
             assert_eq!(scope.counts(root, path, untracked), counts, "{path}");
         }
         // An app at the repository's root: its target folder still never counts.
-        let scope = DirtyScope { include: vec![root.to_owned(), root.join("infra")], exclude: vec![root.join("target")] };
+        let scope = DirtyScope {
+            include: vec![root.to_owned(), root.join("infra")],
+            exclude: vec![root.join("target")],
+        };
         assert!(!scope.counts(root, "target/", true));
         assert!(scope.counts(root, "notes.txt", true));
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// How a hook ran.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct HookRun {
     pub command: String,
     pub success: bool,
@@ -31,19 +31,39 @@ impl HookRun {
 
 /// `QueueUrl` → `QUEUEURL`: upper case, anything but letters and digits as `_`.
 pub fn env_key(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
 }
 
 /// Runs `command` with `sh -c` in `dir`; `outputs` become `JITI_OUTPUT_<KEY>`, beside `JITI_APP`,
 /// `JITI_ENV` and `JITI_STACK`.
-pub async fn verify(command: &str, dir: &Path, app: &str, env: &str, stack: &str, outputs: &BTreeMap<String, String>, timeout: Duration) -> std::io::Result<HookRun> {
+pub async fn verify(
+    command: &str,
+    dir: &Path,
+    app: &str,
+    env: &str,
+    stack: &str,
+    outputs: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> std::io::Result<HookRun> {
     let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c").arg(command).current_dir(dir).kill_on_drop(true).stdin(std::process::Stdio::null());
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
     cmd.env("JITI_APP", app).env("JITI_ENV", env).env("JITI_STACK", stack);
     for (key, value) in outputs {
         cmd.env(format!("JITI_OUTPUT_{}", env_key(key)), value);
     }
-    let run = |success, exit_code, timed_out, output: String| HookRun { command: command.to_owned(), success, exit_code, timed_out, output };
+    let run = |success, exit_code, timed_out, output: String| HookRun {
+        command: command.to_owned(),
+        success,
+        exit_code,
+        timed_out,
+        output,
+    };
     match tokio::time::timeout(timeout, cmd.output()).await {
         Err(_) => Ok(run(false, None, true, String::new())),
         Ok(out) => {
@@ -68,13 +88,30 @@ mod tests {
     #[test]
     fn outputs_reach_the_command_and_failures_and_timeouts_are_told() {
         let dir = tempfile::tempdir().unwrap();
-        let outputs = BTreeMap::from([("QueueUrl".to_owned(), "https://q".to_owned()), ("api-url".to_owned(), "https://a".to_owned())]);
-        let run = |cmd: &str, timeout| runtime().block_on(verify(cmd, dir.path(), "orders", "dev", "orders-dev", &outputs, timeout)).unwrap();
-        let ok = run("echo $JITI_OUTPUT_QUEUEURL $JITI_OUTPUT_API_URL $JITI_APP $JITI_ENV $JITI_STACK; pwd", Duration::from_secs(10));
+        let outputs = BTreeMap::from([
+            ("QueueUrl".to_owned(), "https://q".to_owned()),
+            ("api-url".to_owned(), "https://a".to_owned()),
+        ]);
+        let run = |cmd: &str, timeout| {
+            runtime()
+                .block_on(verify(cmd, dir.path(), "orders", "dev", "orders-dev", &outputs, timeout))
+                .unwrap()
+        };
+        let ok = run(
+            "echo $JITI_OUTPUT_QUEUEURL $JITI_OUTPUT_API_URL $JITI_APP $JITI_ENV $JITI_STACK; pwd",
+            Duration::from_secs(10),
+        );
         assert!(ok.success, "{ok:?}");
-        assert!(ok.output.starts_with("https://q https://a orders dev orders-dev\n"), "{}", ok.output);
+        assert!(
+            ok.output.starts_with("https://q https://a orders dev orders-dev\n"),
+            "{}",
+            ok.output
+        );
         let failed = run("echo broken >&2; exit 3", Duration::from_secs(10));
-        assert_eq!((failed.success, failed.exit_code, failed.output.as_str()), (false, Some(3), "broken\n"));
+        assert_eq!(
+            (failed.success, failed.exit_code, failed.output.as_str()),
+            (false, Some(3), "broken\n")
+        );
         assert!(failed.verdict().contains("exit code 3"));
         let slow = run("sleep 5", Duration::from_millis(200));
         assert!(slow.timed_out && !slow.success);

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::cloud::ARTIFACTS_BUCKET_PREFIX;
+use crate::layout;
 use crate::resolve::ResolvedApp;
 use crate::tagging::KEY_APP;
 use crate::template::Template;
@@ -30,9 +30,19 @@ type Patterns = fn(&str, &str) -> Vec<String>;
 /// other service is scoped by tag: most AWS services authorize by resource and request tags.
 const BY_NAME: &[(&str, Patterns)] = &[
     // S3 authorizes bucket operations by bucket name, not by bucket tags; bucket names are lower case.
-    ("s3", |_, stacks| vec![format!("arn:aws:s3:::{}", stacks.to_lowercase()), format!("arn:aws:s3:::{}/*", stacks.to_lowercase())]),
+    ("s3", |_, stacks| {
+        vec![
+            format!("arn:aws:s3:::{}", stacks.to_lowercase()),
+            format!("arn:aws:s3:::{}/*", stacks.to_lowercase()),
+        ]
+    }),
     // IAM supports iam:ResourceTag, but roles are passed (iam:PassRole) by name: one rule for both.
-    ("iam", |account, stacks| vec![format!("arn:aws:iam::{account}:role/{stacks}"), format!("arn:aws:iam::{account}:policy/{stacks}")]),
+    ("iam", |account, stacks| {
+        vec![
+            format!("arn:aws:iam::{account}:role/{stacks}"),
+            format!("arn:aws:iam::{account}:policy/{stacks}"),
+        ]
+    }),
 ];
 
 /// Actions that create (or tag) a resource: the ones `aws:RequestTag` governs.
@@ -48,7 +58,12 @@ pub struct IamPolicy {
 
 /// The policy for `app`, whose rendered template is `template`; `env` narrows it to that
 /// environment's stack; `account` (else `*`) names the account in ARNs.
-pub fn policy(app: &ResolvedApp, template: &Template, env: Option<&str>, account: Option<&str>) -> IamPolicy {
+pub fn policy(
+    app: &ResolvedApp,
+    template: &Template,
+    env: Option<&str>,
+    account: Option<&str>,
+) -> IamPolicy {
     let account = account.unwrap_or("*");
     let region = &app.region;
     // Every environment's stack is `<prefix><app>-<env>`: the pattern names only this app's.
@@ -56,7 +71,7 @@ pub fn policy(app: &ResolvedApp, template: &Template, env: Option<&str>, account
         Some(env) => app.stack_name_in(env),
         None => format!("{}{}-*", app.stack_prefix, app.name),
     };
-    let bucket = format!("{ARTIFACTS_BUCKET_PREFIX}{account}-{region}");
+    let bucket = layout::artifacts_bucket(account, region);
     let mut statements = vec![
         json!({
             "Sid": "Stacks",
@@ -76,14 +91,14 @@ pub fn policy(app: &ResolvedApp, template: &Template, env: Option<&str>, account
             "Sid": "ReleaseLedger",
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:GetObject"],
-            "Resource": [format!("arn:aws:s3:::{bucket}/releases/{}/*", app.name), format!("arn:aws:s3:::{bucket}/templates/{}/*", app.name)]
+            "Resource": [format!("arn:aws:s3:::{bucket}/{}{}/*", layout::RELEASES, app.name), format!("arn:aws:s3:::{bucket}/{}{}/*", layout::TEMPLATES, app.name)]
         }),
         json!({
             "Sid": "ReleaseLedgerListing",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": format!("arn:aws:s3:::{bucket}"),
-            "Condition": {"StringLike": {"s3:prefix": [format!("releases/{}/*", app.name)]}}
+            "Condition": {"StringLike": {"s3:prefix": [format!("{}{}/*", layout::RELEASES, app.name)]}}
         }),
         // The bucket is made on first use, private, encrypted and tagged.
         json!({
@@ -94,7 +109,12 @@ pub fn policy(app: &ResolvedApp, template: &Template, env: Option<&str>, account
         }),
     ];
     let mut notes = Vec::new();
-    let services: BTreeSet<String> = template.all_resources().into_iter().filter_map(|(_, r)| r.get("Type")?.as_str()).filter_map(service_of).collect();
+    let services: BTreeSet<String> = template
+        .all_resources()
+        .into_iter()
+        .filter_map(|(_, r)| r.get("Type")?.as_str())
+        .filter_map(service_of)
+        .collect();
     for service in services {
         let sid: String = service.split(['-', '.']).map(capitalize).collect();
         match scope_of(&service) {
@@ -152,7 +172,10 @@ fn service_of(resource_type: &str) -> Option<String> {
 }
 
 fn scope_of(service: &str) -> Scope {
-    BY_NAME.iter().find(|(s, _)| *s == service).map_or(Scope::Tag, |(_, patterns)| Scope::Name(*patterns))
+    BY_NAME
+        .iter()
+        .find(|(s, _)| *s == service)
+        .map_or(Scope::Tag, |(_, patterns)| Scope::Name(*patterns))
 }
 
 fn capitalize(s: &str) -> String {

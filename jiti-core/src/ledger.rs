@@ -14,7 +14,9 @@ use std::time::SystemTime;
 use crate::cloud::{CloudError, ReleaseStore};
 
 /// How a release ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReleaseStatus {
     Deployed,
@@ -32,19 +34,24 @@ pub enum ReleaseStatus {
 impl ReleaseStatus {
     /// Whether the stack may hold this release's infra: what `rollback --steps` counts.
     pub fn changed_the_stack(self) -> bool {
-        matches!(self, ReleaseStatus::Deployed | ReleaseStatus::VerifyFailed | ReleaseStatus::Started)
+        matches!(
+            self,
+            ReleaseStatus::Deployed | ReleaseStatus::VerifyFailed | ReleaseStatus::Started
+        )
     }
 }
 
 /// Who deployed: the git user and the AWS identity, where known.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema, serde::Deserialize,
+)]
 pub struct Deployer {
     pub git: Option<String>,
     pub aws: Option<String>,
 }
 
 /// One release of one app in one environment.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema, serde::Deserialize)]
 pub struct Release {
     pub id: String,
     pub app: String,
@@ -80,14 +87,16 @@ impl Release {
     /// (two deploys in the same millisecond still get two records).
     pub fn new_id(now: SystemTime, commit: &str) -> String {
         let millis = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let nonce = (u128::from(std::process::id()) << 32 | now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos())) % 0xffff_ffff;
+        let nonce = (u128::from(std::process::id()) << 32
+            | now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()))
+            % 0xffff_ffff;
         format!("{millis:013}-{}-{nonce:08x}", commit.get(..12).unwrap_or(commit))
     }
 }
 
 /// Where an app's releases in an environment are kept.
 pub fn prefix(app: &str, environment: &str) -> String {
-    format!("releases/{app}/{environment}/")
+    crate::layout::releases(app, environment)
 }
 
 /// Appends a release: `<id>.json`. A deploy records its release as [`ReleaseStatus::Started`]
@@ -100,7 +109,10 @@ pub async fn record<S: ReleaseStore>(store: &S, release: &Release) -> Result<(),
 
 /// Records how a started release ended: `<id>.done.json` beside its `<id>.json` (records are
 /// only ever created, so concurrent deploys never lose each other's); [`history`] shows the outcome.
-pub async fn record_outcome<S: ReleaseStore>(store: &S, release: &Release) -> Result<(), CloudError> {
+pub async fn record_outcome<S: ReleaseStore>(
+    store: &S,
+    release: &Release,
+) -> Result<(), CloudError> {
     let key = format!("{}{}.done.json", prefix(&release.app, &release.environment), release.id);
     let body = serde_json::to_string_pretty(release).unwrap_or_default();
     store.put_object(&key, &body).await
@@ -114,7 +126,12 @@ fn id_of(key: &str) -> &str {
 
 /// The releases of `app` in `environment`, newest first; at most `limit`. A release shows its
 /// outcome where one was recorded, else as it was recorded when it started.
-pub async fn history<S: ReleaseStore>(store: &S, app: &str, environment: &str, limit: usize) -> Result<Vec<Release>, CloudError> {
+pub async fn history<S: ReleaseStore>(
+    store: &S,
+    app: &str,
+    environment: &str,
+    limit: usize,
+) -> Result<Vec<Release>, CloudError> {
     let keys = store.list_keys(&prefix(app, environment)).await?;
     // Per id, the outcome's key wins over the start's.
     let mut latest: BTreeMap<String, String> = BTreeMap::new();
@@ -127,7 +144,9 @@ pub async fn history<S: ReleaseStore>(store: &S, app: &str, environment: &str, l
     let mut out = Vec::new();
     for key in latest.values().rev().take(limit) {
         let body = store.get_object(key).await?;
-        let release: Release = serde_json::from_str(&body).map_err(|e| CloudError::other("S3.GetObject", format!("release record `{key}` is not valid: {e}")))?;
+        let release: Release = serde_json::from_str(&body).map_err(|e| {
+            CloudError::other("S3.GetObject", format!("release record `{key}` is not valid: {e}"))
+        })?;
         out.push(release);
     }
     Ok(out)
@@ -141,7 +160,10 @@ mod tests {
     #[test]
     fn an_outcome_key_and_a_start_key_name_one_release() {
         assert_eq!(id_of("releases/a/e/1800000000123-abc-0001.json"), "1800000000123-abc-0001");
-        assert_eq!(id_of("releases/a/e/1800000000123-abc-0001.done.json"), "1800000000123-abc-0001");
+        assert_eq!(
+            id_of("releases/a/e/1800000000123-abc-0001.done.json"),
+            "1800000000123-abc-0001"
+        );
     }
 
     #[test]

@@ -2,28 +2,42 @@
 //!
 //! The flow is [`discovery`] (which packages are apps) → [`resolve`] (one value merging cargo
 //! metadata, `jiti.toml`, git and the caller's options) → [`render`] (Tera → [`template`] model →
-//! [`tagging`] and retention policy) → [`check`] (findings). See ARCHITECTURE.md.
+//! [`tagging`] and retention policy) → [`check`] (findings) → [`deploy`] (read [`stacks`], decide,
+//! execute through [`cloud`], followed by [`wait`]) → [`ledger`]. `destroy` and `gc` have the same
+//! shape: look, plan (pure), execute. The modules form a DAG, listed here bottom-up; see
+//! ARCHITECTURE.md.
 
+// Workspace and templates: no AWS.
+pub mod check;
 pub mod config;
-pub mod environment;
-pub mod tagging;
-pub mod template;
 pub mod discovery;
+pub mod environment;
 pub mod git;
+pub mod graph;
+pub mod hooks;
+pub mod layout;
+pub mod parameters;
+pub mod policy;
 pub mod render;
 pub mod resolve;
-pub mod check;
-pub mod parameters;
+pub mod scaffold;
+pub mod secrets;
+pub mod tagging;
+pub mod template;
+// The AWS side, and what is built on it.
 pub mod cloud;
 pub mod deploy;
-pub mod diff;
-pub mod inventory;
 pub mod destroy;
-pub mod ledger;
-pub mod hooks;
-pub mod rollback;
+pub mod diff;
 pub mod gc;
-pub mod scaffold;
 pub mod iam;
-pub mod policy;
-pub mod secrets;
+pub mod inventory;
+pub mod ledger;
+pub mod observe;
+pub mod report;
+pub mod rollback;
+pub mod stacks;
+pub mod wait;
+
+#[cfg(test)]
+pub(crate) mod testing;

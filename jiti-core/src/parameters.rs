@@ -5,9 +5,53 @@
 
 use serde_json::Value;
 
-use crate::resolve::StackParameter;
 use crate::secrets::is_noecho;
 use crate::template::{Template, scalar_text};
+
+/// One CloudFormation stack parameter an app's `[parameters]` gives (environment overrides applied).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct StackParameter {
+    pub name: String,
+    /// What CloudFormation receives; `None` when it comes from an environment variable that is not
+    /// set (a `check` error, so nothing deploys without it).
+    pub value: Option<String>,
+    /// The process environment variable it is read from (then it is a secret).
+    pub env: Option<String>,
+}
+
+impl StackParameter {
+    /// Masked wherever shown: read from the environment, or named like a secret. (A template's
+    /// `NoEcho` parameters are masked too, once the template is rendered.)
+    pub fn secret(&self) -> bool {
+        self.env.is_some() || crate::secrets::is_secret_name(&self.name)
+    }
+}
+
+/// Values of stack parameters that are secrets: read from the environment, named like a secret,
+/// or `NoEcho` in the template (`noecho`: their names).
+pub fn secret_values(parameters: &[StackParameter], noecho: &[String]) -> Vec<String> {
+    parameters
+        .iter()
+        .filter(|p| p.secret() || noecho.contains(&p.name))
+        .filter_map(|p| p.value.clone())
+        .filter(|s| s.chars().count() >= crate::secrets::MIN_SECRET_CHARS)
+        .collect()
+}
+
+/// The template's parameters whose values are secret: `NoEcho`, named like a secret, or (among
+/// `given`) read from the environment.
+pub fn secret_names(template: &Template, given: &[StackParameter]) -> Vec<String> {
+    let mut names = crate::secrets::noecho_parameters(template);
+    names.extend(
+        template
+            .section("Parameters")
+            .map(|(k, _)| k)
+            .filter(|k| crate::secrets::is_secret_name(k))
+            .cloned(),
+    );
+    names.extend(given.iter().filter(|p| p.secret()).map(|p| p.name.clone()));
+    names
+}
 
 /// One thing wrong with an app's parameters in one environment. `code` is `check`'s finding code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +66,11 @@ pub struct Problem {
 pub fn judge(template: &Template, given: &[StackParameter], env: &str) -> Vec<Problem> {
     let mut out = Vec::new();
     let declared: Vec<(&String, &Value)> = template.section("Parameters").collect();
-    let problem = |code, parameter: &str, message: String| Problem { code, parameter: parameter.to_owned(), message };
+    let problem = |code, parameter: &str, message: String| Problem {
+        code,
+        parameter: parameter.to_owned(),
+        message,
+    };
     for (name, declaration) in &declared {
         let has_default = declaration.get("Default").is_some();
         match given.iter().find(|p| p.name == **name) {
@@ -55,7 +103,10 @@ pub fn judge(template: &Template, given: &[StackParameter], env: &str) -> Vec<Pr
                 .map_or_else(
                     || match declared.is_empty() {
                         true => "; the template declares no Parameters".to_owned(),
-                        false => format!("; it declares {}", declared.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
+                        false => format!(
+                            "; it declares {}",
+                            declared.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
                     },
                     |(_, n)| format!("; did you mean `{n}`?"),
                 );
@@ -79,7 +130,8 @@ fn number(v: Option<&Value>) -> Option<f64> {
 fn constraint_failures(declaration: &Value, value: &str) -> Vec<String> {
     let ty = declaration.get("Type").and_then(Value::as_str).unwrap_or("String");
     let list = ty.starts_with("List<") || ty == "CommaDelimitedList";
-    let items: Vec<&str> = if list { value.split(',').map(str::trim).collect() } else { vec![value] };
+    let items: Vec<&str> =
+        if list { value.split(',').map(str::trim).collect() } else { vec![value] };
     let numeric = ty == "Number" || ty == "List<Number>";
     let mut out = Vec::new();
     for item in items {
@@ -89,7 +141,9 @@ fn constraint_failures(declaration: &Value, value: &str) -> Vec<String> {
         }
         if let Some(allowed) = declaration.get("AllowedValues").and_then(Value::as_array) {
             let allowed: Vec<String> = allowed.iter().filter_map(scalar_text).collect();
-            let equal = |a: &String| a == item || (numeric && a.parse::<f64>().ok() == item.parse::<f64>().ok());
+            let equal = |a: &String| {
+                a == item || (numeric && a.parse::<f64>().ok() == item.parse::<f64>().ok())
+            };
             if !allowed.iter().any(equal) {
                 out.push(format!("is not one of AllowedValues ({})", allowed.join(", ")));
             }
@@ -126,7 +180,14 @@ mod tests {
     use super::*;
 
     fn given(pairs: &[(&str, Option<&str>, Option<&str>)]) -> Vec<StackParameter> {
-        pairs.iter().map(|(n, v, e)| StackParameter { name: (*n).into(), value: v.map(Into::into), env: e.map(Into::into) }).collect()
+        pairs
+            .iter()
+            .map(|(n, v, e)| StackParameter {
+                name: (*n).into(),
+                value: v.map(Into::into),
+                env: e.map(Into::into),
+            })
+            .collect()
     }
 
     #[test]
@@ -135,7 +196,11 @@ mod tests {
             "Parameters:\n  QueueName:\n    Type: String\n    AllowedPattern: '[a-z-]+'\n    MaxLength: 10\n  Size:\n    Type: Number\n    MinValue: 1\n    MaxValue: '10'\n  Stage:\n    Type: String\n    AllowedValues: [dev, prod]\n    Default: dev\n  Subnets:\n    Type: CommaDelimitedList\n    AllowedValues: [a, b]\n    Default: a\n  DbPassword:\n    Type: String\n    NoEcho: true\n    MinLength: 8\n    Default: xxxxxxxx\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n",
         )
         .unwrap();
-        let ok = given(&[("QueueName", Some("orders"), None), ("Size", Some("3"), None), ("Subnets", Some("a,b"), None)]);
+        let ok = given(&[
+            ("QueueName", Some("orders"), None),
+            ("Size", Some("3"), None),
+            ("Subnets", Some("a,b"), None),
+        ]);
         assert_eq!(judge(&t, &ok, "dev"), vec![]);
         let bad = given(&[
             ("QueueName", Some("Orders_Queue_1"), None),
@@ -145,18 +210,50 @@ mod tests {
             ("DbPassword", Some("short"), Some("DB_PASSWORD")),
             ("Stges", Some("x"), None),
         ]);
-        let found: Vec<(&str, String)> = judge(&t, &bad, "dev").into_iter().map(|p| (p.code, p.message)).collect();
+        let found: Vec<(&str, String)> =
+            judge(&t, &bad, "dev").into_iter().map(|p| (p.code, p.message)).collect();
         let codes: Vec<&str> = found.iter().map(|f| f.0).collect();
-        assert_eq!(codes, ["parameter-value", "parameter-value", "parameter-value", "parameter-value", "parameter-value", "parameter-value", "parameter-unknown"], "{found:#?}");
+        assert_eq!(
+            codes,
+            [
+                "parameter-value",
+                "parameter-value",
+                "parameter-value",
+                "parameter-value",
+                "parameter-value",
+                "parameter-value",
+                "parameter-unknown"
+            ],
+            "{found:#?}"
+        );
         let text = format!("{found:?}");
-        for expected in ["does not match AllowedPattern `[a-z-]+`", "is longer than MaxLength 10", "is above MaxValue 10", "`qa` is not one of AllowedValues (dev, prod)", "`a,c` is not one of AllowedValues (a, b)", "the value is shorter than MinLength 8", "did you mean `Stage`?"] {
+        for expected in [
+            "does not match AllowedPattern `[a-z-]+`",
+            "is longer than MaxLength 10",
+            "is above MaxValue 10",
+            "`qa` is not one of AllowedValues (dev, prod)",
+            "`a,c` is not one of AllowedValues (a, b)",
+            "the value is shorter than MinLength 8",
+            "did you mean `Stage`?",
+        ] {
             assert!(text.contains(expected), "{expected} not in {text}");
         }
         assert!(!text.contains("short`"), "a secret value is never shown: {text}");
-        let missing = judge(&t, &given(&[("Size", Some("2"), None), ("DbPassword", None, Some("DB_PASSWORD"))]), "feature-x");
-        assert_eq!(missing.iter().map(|p| (p.code, p.parameter.as_str())).collect::<Vec<_>>(), [("parameter-missing", "QueueName"), ("parameter-env", "DbPassword")]);
+        let missing = judge(
+            &t,
+            &given(&[("Size", Some("2"), None), ("DbPassword", None, Some("DB_PASSWORD"))]),
+            "feature-x",
+        );
+        assert_eq!(
+            missing.iter().map(|p| (p.code, p.parameter.as_str())).collect::<Vec<_>>(),
+            [("parameter-missing", "QueueName"), ("parameter-env", "DbPassword")]
+        );
         assert!(missing[0].message.contains("in environment `feature-x`"), "{missing:?}");
-        let not_a_number = judge(&t, &given(&[("QueueName", Some("q"), None), ("Size", Some("many"), None)]), "dev");
+        let not_a_number = judge(
+            &t,
+            &given(&[("QueueName", Some("q"), None), ("Size", Some("many"), None)]),
+            "dev",
+        );
         assert_eq!(not_a_number.len(), 1);
         assert!(not_a_number[0].message.contains("is not a number"), "{not_a_number:?}");
     }

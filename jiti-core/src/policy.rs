@@ -25,7 +25,13 @@ pub struct Violation {
 }
 
 fn violation(rule: BuiltinRule, resource: &str, message: String) -> Violation {
-    Violation { rule: rule.name().to_owned(), level: Level::Error, resource: Some(resource.to_owned()), message, file: None }
+    Violation {
+        rule: rule.name().to_owned(),
+        level: Level::Error,
+        resource: Some(resource.to_owned()),
+        message,
+        file: None,
+    }
 }
 
 fn warning(rule: BuiltinRule, resource: &str, message: String) -> Violation {
@@ -34,7 +40,8 @@ fn warning(rule: BuiltinRule, resource: &str, message: String) -> Violation {
 
 /// `false`, or the string `"false"`: a setting explicitly turned off.
 fn is_false(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(false))) || v.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
+    matches!(v, Some(Value::Bool(false)))
+        || v.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
 }
 
 /// Condition keys that narrow a `*` principal to the caller's own account, organization, source
@@ -58,12 +65,17 @@ const NARROWING_KEYS: &[&str] = &[
 /// A statement's `Condition` names one of [`NARROWING_KEYS`] under any operator.
 fn narrowed(statement: &serde_json::Map<String, Value>) -> bool {
     let Some(Value::Object(operators)) = statement.get("Condition") else { return false };
-    operators.values().filter_map(Value::as_object).flat_map(|keys| keys.keys()).any(|k| NARROWING_KEYS.contains(&k.to_ascii_lowercase().as_str()))
+    operators
+        .values()
+        .filter_map(Value::as_object)
+        .flat_map(|keys| keys.keys())
+        .any(|k| NARROWING_KEYS.contains(&k.to_ascii_lowercase().as_str()))
 }
 
 /// `true`, or the string `"true"` (CloudFormation takes both).
 fn is_true(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(true))) || v.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
+    matches!(v, Some(Value::Bool(true)))
+        || v.and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 
 /// The built-in rules on a rendered template (`tags` and `termination-protection` are checked
@@ -82,34 +94,61 @@ pub fn builtin(template: &Template, strict: bool) -> Vec<Violation> {
         let prop = |name: &str| props.and_then(|p| p.get(name));
         match ty {
             "AWS::S3::Bucket" => {
-                const BLOCKS: [&str; 4] = ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"];
+                const BLOCKS: [&str; 4] = [
+                    "BlockPublicAcls",
+                    "BlockPublicPolicy",
+                    "IgnorePublicAcls",
+                    "RestrictPublicBuckets",
+                ];
                 let block = prop("PublicAccessBlockConfiguration");
-                let off: Vec<&str> = BLOCKS.into_iter().filter(|k| is_false(block.and_then(|b| b.get(*k)))).collect();
-                let unset: Vec<&str> = BLOCKS.into_iter().filter(|k| !is_true(block.and_then(|b| b.get(*k)))).collect();
+                let off: Vec<&str> = BLOCKS
+                    .into_iter()
+                    .filter(|k| is_false(block.and_then(|b| b.get(*k))))
+                    .collect();
+                let unset: Vec<&str> = BLOCKS
+                    .into_iter()
+                    .filter(|k| !is_true(block.and_then(|b| b.get(*k))))
+                    .collect();
                 if !off.is_empty() {
                     out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` turns off {} of its public access block: set them to true (AWS blocks public access by default)", off.join(", "))));
                 } else if strict && !unset.is_empty() {
                     out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` needs PublicAccessBlockConfiguration with {} set to true (policy is strict)", unset.join(", "))));
                 }
-                if let Some(acl) = prop("AccessControl").and_then(Value::as_str).filter(|a| matches!(*a, "PublicRead" | "PublicReadWrite" | "AuthenticatedRead")) {
+                if let Some(acl) = prop("AccessControl").and_then(Value::as_str).filter(|a| {
+                    matches!(*a, "PublicRead" | "PublicReadWrite" | "AuthenticatedRead")
+                }) {
                     out.push(violation(BuiltinRule::BucketPublicAccess, id, format!("bucket `{id}` grants AccessControl {acl}: serve public content through CloudFront, or say why in [policy.off]")));
                 }
                 if strict && prop("BucketEncryption").is_none() {
                     out.push(violation(BuiltinRule::Encryption, id, format!("bucket `{id}` declares no BucketEncryption (policy is strict): add ServerSideEncryptionConfiguration (SSEAlgorithm AES256 or aws:kms)")));
                 }
             }
-            "AWS::DynamoDB::Table" | "AWS::DynamoDB::GlobalTable" if strict && !is_true(prop("SSESpecification").and_then(|s| s.get("SSEEnabled"))) => {
+            "AWS::DynamoDB::Table" | "AWS::DynamoDB::GlobalTable"
+                if strict
+                    && !is_true(prop("SSESpecification").and_then(|s| s.get("SSEEnabled"))) =>
+            {
                 out.push(violation(BuiltinRule::Encryption, id, format!("table `{id}` is encrypted with an AWS-owned key only (policy is strict): set SSESpecification: {{SSEEnabled: true}} for a KMS key")));
             }
-            "AWS::SQS::Queue" if prop("KmsMasterKeyId").is_none() && is_false(prop("SqsManagedSseEnabled")) => {
+            "AWS::SQS::Queue"
+                if prop("KmsMasterKeyId").is_none() && is_false(prop("SqsManagedSseEnabled")) =>
+            {
                 out.push(violation(BuiltinRule::Encryption, id, format!("queue `{id}` turns encryption off: set SqsManagedSseEnabled: true or a KmsMasterKeyId")));
             }
             "AWS::SNS::Topic" if prop("KmsMasterKeyId").is_none() => {
-                let message = format!("topic `{id}` is not encrypted (AWS does not encrypt topics by default): set KmsMasterKeyId (e.g. alias/aws/sns)");
-                out.push(if strict { violation(BuiltinRule::Encryption, id, message) } else { warning(BuiltinRule::Encryption, id, message) });
+                let message = format!(
+                    "topic `{id}` is not encrypted (AWS does not encrypt topics by default): set KmsMasterKeyId (e.g. alias/aws/sns)"
+                );
+                out.push(if strict {
+                    violation(BuiltinRule::Encryption, id, message)
+                } else {
+                    warning(BuiltinRule::Encryption, id, message)
+                });
             }
             "AWS::Lambda::Permission" | "AWS::Lambda::LayerVersionPermission"
-                if prop("Principal").and_then(Value::as_str) == Some("*") && ["SourceArn", "SourceAccount", "PrincipalOrgID", "OrganizationId"].iter().all(|k| prop(k).is_none()) =>
+                if prop("Principal").and_then(Value::as_str) == Some("*")
+                    && ["SourceArn", "SourceAccount", "PrincipalOrgID", "OrganizationId"]
+                        .iter()
+                        .all(|k| prop(k).is_none()) =>
             {
                 out.push(violation(BuiltinRule::PublicPrincipal, id, format!("`{id}` grants to the `*` principal: name the account or service, or narrow it with SourceArn, SourceAccount or PrincipalOrgID")));
             }
@@ -178,22 +217,38 @@ pub fn guard_files(infra_dir: &Path) -> Result<Vec<PathBuf>, GuardError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(GuardError::Read { path: dir, source }),
     };
-    let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "guard")).collect();
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "guard"))
+        .collect();
     files.sort();
     Ok(files)
 }
 
 /// Evaluates the Guard rules of `file` on `template` (named `template_name` in messages).
-pub fn guard(file: &Path, template: &Template, template_name: &str) -> Result<Vec<Violation>, GuardError> {
-    let rules = std::fs::read_to_string(file).map_err(|source| GuardError::Read { path: file.to_owned(), source })?;
+pub fn guard(
+    file: &Path,
+    template: &Template,
+    template_name: &str,
+) -> Result<Vec<Violation>, GuardError> {
+    let rules = std::fs::read_to_string(file)
+        .map_err(|source| GuardError::Read { path: file.to_owned(), source })?;
     let data = template.to_json();
     let file_name = file.display().to_string();
-    let report = cfn_guard::run_checks(cfn_guard::ValidateInput { content: &data, file_name: template_name }, cfn_guard::ValidateInput { content: &rules, file_name: &file_name }, false)
-        .map_err(|e| GuardError::Rules { path: file.to_owned(), message: e.to_string() })?;
+    let report = cfn_guard::run_checks(
+        cfn_guard::ValidateInput { content: &data, file_name: template_name },
+        cfn_guard::ValidateInput { content: &rules, file_name: &file_name },
+        false,
+    )
+    .map_err(|e| GuardError::Rules { path: file.to_owned(), message: e.to_string() })?;
     if report.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let report: Value = serde_json::from_str(&report).map_err(|e| GuardError::Rules { path: file.to_owned(), message: format!("unreadable report from the Guard engine: {e}") })?;
+    let report: Value = serde_json::from_str(&report).map_err(|e| GuardError::Rules {
+        path: file.to_owned(),
+        message: format!("unreadable report from the Guard engine: {e}"),
+    })?;
     let mut out = Vec::new();
     for failed in report.get("not_compliant").and_then(Value::as_array).into_iter().flatten() {
         let rule = failed.pointer("/Rule/name").and_then(Value::as_str).unwrap_or("(unnamed rule)");
@@ -203,7 +258,13 @@ pub fn guard(file: &Path, template: &Template, template_name: &str) -> Result<Ve
             hits.push((None, "not compliant".to_owned()));
         }
         for (resource, message) in hits {
-            let v = Violation { rule: rule.to_owned(), level: Level::Error, resource, message, file: Some(file.to_owned()) };
+            let v = Violation {
+                rule: rule.to_owned(),
+                level: Level::Error,
+                resource,
+                message,
+                file: Some(file.to_owned()),
+            };
             if !out.contains(&v) {
                 out.push(v);
             }
@@ -217,8 +278,17 @@ pub fn guard(file: &Path, template: &Template, template_name: &str) -> Result<Ve
 fn collect_failures(value: &Value, hits: &mut Vec<(Option<String>, String)>) {
     match value {
         Value::Object(map) => {
-            if let Some(messages) = map.get("messages").filter(|_| map.contains_key("check") || map.contains_key("context")) {
-                let text = ["custom_message", "error_message"].iter().find_map(|k| messages.get(*k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()));
+            if let Some(messages) = map
+                .get("messages")
+                .filter(|_| map.contains_key("check") || map.contains_key("context"))
+            {
+                let text = ["custom_message", "error_message"].iter().find_map(|k| {
+                    messages
+                        .get(*k)
+                        .and_then(Value::as_str)
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                });
                 let mut paths = Vec::new();
                 resource_paths(map.get("check").unwrap_or(&Value::Null), &mut paths);
                 let message = text.unwrap_or("not compliant").to_owned();
@@ -239,7 +309,11 @@ fn collect_failures(value: &Value, hits: &mut Vec<(Option<String>, String)>) {
 fn resource_paths(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
-            let id = map.get("path").and_then(Value::as_str).and_then(|p| p.strip_prefix("/Resources/")).and_then(|r| r.split('/').next());
+            let id = map
+                .get("path")
+                .and_then(Value::as_str)
+                .and_then(|p| p.strip_prefix("/Resources/"))
+                .and_then(|r| r.split('/').next());
             if let Some(id) = id.filter(|id| !out.iter().any(|o| o == id)) {
                 out.push(id.to_owned());
             }
@@ -259,7 +333,10 @@ mod tests {
     }
 
     fn rules_broken(t: &Template, strict: bool) -> Vec<(String, String, Level)> {
-        builtin(t, strict).into_iter().map(|v| (v.rule, v.resource.unwrap_or_default(), v.level)).collect()
+        builtin(t, strict)
+            .into_iter()
+            .map(|v| (v.rule, v.resource.unwrap_or_default(), v.level))
+            .collect()
     }
 
     const UNDECLARED: &str = "  Plain:\n    Type: AWS::S3::Bucket\n\
@@ -274,7 +351,12 @@ mod tests {
         assert_eq!(rules_broken(&t, false), vec![row("encryption", "Topic", Warning)]);
         assert_eq!(
             rules_broken(&t, true),
-            vec![row("bucket-public-access", "Plain", Error), row("encryption", "Plain", Error), row("encryption", "Table", Error), row("encryption", "Topic", Error)]
+            vec![
+                row("bucket-public-access", "Plain", Error),
+                row("encryption", "Plain", Error),
+                row("encryption", "Table", Error),
+                row("encryption", "Topic", Error)
+            ]
         );
     }
 
@@ -286,11 +368,20 @@ mod tests {
              \x20 Policy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [x]\n      PolicyDocument:\n        Statement:\n          - Effect: Allow\n            Principal: {AWS: '*'}\n            Action: sqs:SendMessage\n            Resource: '*'\n            Condition: {Bool: {aws:SecureTransport: true}}\n\
              \x20 Invoke:\n    Type: AWS::Lambda::Permission\n    Properties:\n      Action: lambda:InvokeFunction\n      FunctionName: f\n      Principal: '*'\n",
         );
-        let broken: Vec<(String, String)> = rules_broken(&bad, false).into_iter().map(|(r, id, level)| {
-            assert_eq!(level, Level::Error);
-            (r, id)
-        }).collect();
-        let expected = [("bucket-public-access", "Open"), ("bucket-public-access", "Open"), ("encryption", "Queue"), ("public-principal", "Policy"), ("public-principal", "Invoke")];
+        let broken: Vec<(String, String)> = rules_broken(&bad, false)
+            .into_iter()
+            .map(|(r, id, level)| {
+                assert_eq!(level, Level::Error);
+                (r, id)
+            })
+            .collect();
+        let expected = [
+            ("bucket-public-access", "Open"),
+            ("bucket-public-access", "Open"),
+            ("encryption", "Queue"),
+            ("public-principal", "Policy"),
+            ("public-principal", "Invoke"),
+        ];
         assert_eq!(broken, expected.map(|(r, id)| (r.to_owned(), id.to_owned())), "{broken:?}");
         let clean = template(
             "  Closed:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption: {ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}}]}\n      PublicAccessBlockConfiguration: {BlockPublicAcls: true, BlockPublicPolicy: 'true', IgnorePublicAcls: true, RestrictPublicBuckets: true}\n\
@@ -306,7 +397,10 @@ mod tests {
     #[test]
     fn loop_resources_are_judged_too() {
         let t = Template::parse("Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::Queues:\n    - Name\n    - [A, B]\n    - Queue${Name}:\n        Type: AWS::SQS::Queue\n        Properties:\n          SqsManagedSseEnabled: false\n").unwrap();
-        assert_eq!(rules_broken(&t, false), vec![("encryption".to_owned(), "Queue${Name}".to_owned(), Level::Error)]);
+        assert_eq!(
+            rules_broken(&t, false),
+            vec![("encryption".to_owned(), "Queue${Name}".to_owned(), Level::Error)]
+        );
     }
 
     #[test]
@@ -320,15 +414,32 @@ mod tests {
             "let queues = Resources.*[ Type == 'AWS::SQS::Queue' ]\nrule short_visibility when %queues !empty {\n  %queues.Properties.VisibilityTimeout <= 60\n  <<\n  Queues must time out within a minute\n  >>\n}\n",
         )
         .unwrap();
-        let t = template("  Fast:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 30\n  Slow:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 90\n");
+        let t = template(
+            "  Fast:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 30\n  Slow:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 90\n",
+        );
         let found = guard(&file, &t, "app.template.json").unwrap();
-        assert_eq!(found, vec![Violation { rule: "short_visibility".into(), level: Level::Error, resource: Some("Slow".into()), message: "Queues must time out within a minute".into(), file: Some(file.clone()) }]);
-        let ok = template("  Fast:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 30\n");
+        assert_eq!(
+            found,
+            vec![Violation {
+                rule: "short_visibility".into(),
+                level: Level::Error,
+                resource: Some("Slow".into()),
+                message: "Queues must time out within a minute".into(),
+                file: Some(file.clone())
+            }]
+        );
+        let ok = template(
+            "  Fast:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 30\n",
+        );
         assert_eq!(guard(&file, &ok, "app.template.json").unwrap(), vec![]);
         std::fs::write(&file, "rule broken {").unwrap();
         let e = guard(&file, &ok, "app.template.json").unwrap_err();
         assert!(e.to_string().contains("queues.guard` is not a valid Guard rules file"), "{e}");
         assert_eq!(guard_files(dir.path()).unwrap(), vec![file.clone()]);
-        assert_eq!(guard_files(&dir.path().join("policy")).unwrap(), Vec::<PathBuf>::new(), "no policy folder, no rules");
+        assert_eq!(
+            guard_files(&dir.path().join("policy")).unwrap(),
+            Vec::<PathBuf>::new(),
+            "no policy folder, no rules"
+        );
     }
 }

@@ -55,7 +55,7 @@ pub struct SourceLocation {
 }
 
 /// A `DeletionPolicy`/`UpdateReplacePolicy` that `render` changed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct RetentionChange {
     pub resource: String,
     pub attribute: &'static str,
@@ -117,7 +117,11 @@ pub fn context(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Va
         .collect();
     // Without a region (an offline command), `aws.region` is undefined: a template that uses it
     // fails with `RenderError::NoRegion`.
-    let mut aws = if app.region_source == crate::resolve::RegionSource::Unknown { json!({}) } else { json!({"region": app.region}) };
+    let mut aws = if app.region_source == crate::resolve::RegionSource::Unknown {
+        json!({})
+    } else {
+        json!({"region": app.region})
+    };
     if let Some(profile) = &app.profile {
         aws["profile"] = json!(profile);
     }
@@ -141,7 +145,26 @@ pub fn render_app(project: &Project, app: &ResolvedApp) -> Result<Rendered, Rend
     render_offline(project, app, &mut Vec::new())
 }
 
-fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<String>) -> Result<Rendered, RenderError> {
+/// Renders each of `apps` offline, all or nothing: every app's error when any fails, so that a
+/// caller writes nothing until every template rendered (a broken app leaves no half-updated
+/// `target/jiti`).
+pub fn render_all<'a>(
+    project: &Project,
+    apps: impl IntoIterator<Item = &'a ResolvedApp>,
+) -> Result<Vec<Rendered>, Vec<RenderError>> {
+    let (ok, failed): (Vec<_>, Vec<_>) =
+        apps.into_iter().map(|app| render_app(project, app)).partition(Result::is_ok);
+    match failed.is_empty() {
+        true => Ok(ok.into_iter().filter_map(Result::ok).collect()),
+        false => Err(failed.into_iter().filter_map(Result::err).collect()),
+    }
+}
+
+fn render_offline(
+    project: &Project,
+    app: &ResolvedApp,
+    visiting: &mut Vec<String>,
+) -> Result<Rendered, RenderError> {
     visiting.push(app.name.clone());
     let mut outputs = DepOutputs::new();
     for dep in app.depends_on.iter().filter_map(|d| project.app(d)) {
@@ -153,12 +176,20 @@ fn render_offline(project: &Project, app: &ResolvedApp, visiting: &mut Vec<Strin
         }
         match render_offline(project, dep, visiting) {
             Ok(rendered) => {
-                let keys = rendered.template.section("Outputs").map(|(k, _)| (k.clone(), placeholder(&dep.name, k)));
+                let keys = rendered
+                    .template
+                    .section("Outputs")
+                    .map(|(k, _)| (k.clone(), placeholder(&dep.name, k)));
                 outputs.insert(dep.name.clone(), keys.collect());
             }
             Err(e @ RenderError::Cycle { .. }) => return Err(e),
             // Its outputs are unknown: say so, rather than fail later on a missing `deps.*` field.
-            Err(_) => return Err(RenderError::Dependency { app: app.name.clone(), dependency: dep.name.clone() }),
+            Err(_) => {
+                return Err(RenderError::Dependency {
+                    app: app.name.clone(),
+                    dependency: dep.name.clone(),
+                });
+            }
         }
     }
     visiting.pop();
@@ -175,28 +206,43 @@ pub fn placeholder(dep: &str, key: &str) -> String {
 pub const PLACEHOLDER_PREFIX: &str = "known-after-deploy.";
 
 /// Renders `app` with the deployed outputs of its dependencies.
-pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Result<Rendered, RenderError> {
+pub fn render_app_with(
+    project: &Project,
+    app: &ResolvedApp,
+    outputs: &DepOutputs,
+) -> Result<Rendered, RenderError> {
     let sources = match &app.sources {
         Some(files) => files.as_ref().clone(),
         None => load_sources(&app.infra_dir, &project.git.root)?,
     };
     if !sources.iter().any(|(name, _)| *name == app.template) {
-        return Err(RenderError::NoTemplate { app: app.name.clone(), template: app.template.clone(), infra_dir: app.infra_dir.clone() });
+        return Err(RenderError::NoTemplate {
+            app: app.name.clone(),
+            template: app.template.clone(),
+            infra_dir: app.infra_dir.clone(),
+        });
     }
-    let tera_error = |e: tera::Error| RenderError::Tera { app: app.name.clone(), infra_dir: app.infra_dir.clone(), message: e.to_string() };
+    let tera_error = |e: tera::Error| RenderError::Tera {
+        app: app.name.clone(),
+        infra_dir: app.infra_dir.clone(),
+        message: e.to_string(),
+    };
     let mut tera = tera::Tera::default();
     tera.autoescape_on(Vec::<&str>::new());
     // CloudFormation's dynamic references (`{{resolve:ssm:/p}}`) are not Tera's: they reach the
     // template untouched, without the author escaping them.
-    let protected: Vec<(&str, std::borrow::Cow<'_, str>)> = sources.iter().map(|(n, t)| (n.as_str(), protect_dynamic_references(t))).collect();
+    let protected: Vec<(&str, std::borrow::Cow<'_, str>)> =
+        sources.iter().map(|(n, t)| (n.as_str(), protect_dynamic_references(t))).collect();
     tera.add_raw_templates(protected.iter().map(|(n, t)| (*n, t.as_ref()))).map_err(|e| RenderError::Tera {
         app: app.name.clone(),
         infra_dir: app.infra_dir.clone(),
         message: format!("{e}\n  help: a `{{{{ … }}}}` that is not meant for Tera (another tool's syntax) must be wrapped in {{% raw %}}…{{% endraw %}}"),
     })?;
-    let context = tera::Context::from_serialize(&context(project, app, outputs)).map_err(tera_error)?;
+    let context =
+        tera::Context::from_serialize(&context(project, app, outputs)).map_err(tera_error)?;
     let text = tera.render(&app.template, &context).map_err(|e| {
-        let unknown_region = app.region_source == crate::resolve::RegionSource::Unknown && format!("{e:?}").contains("aws.region");
+        let unknown_region = app.region_source == crate::resolve::RegionSource::Unknown
+            && format!("{e:?}").contains("aws.region");
         if unknown_region {
             RenderError::NoRegion { app: app.name.clone(), config: app.config_path.clone() }
         } else {
@@ -213,15 +259,31 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
             .line
             .and_then(|l| source_of_line(&text, l, &sources, &app.template))
             .map(|(name, line)| (app.infra_dir.join(name), line));
-        RenderError::Template { app: app.name.clone(), error, location: Box::new(SourceLocation { rendered_line, source_line }) }
+        RenderError::Template {
+            app: app.name.clone(),
+            error,
+            location: Box::new(SourceLocation { rendered_line, source_line }),
+        }
     })?;
-    let tags = tagging::inject(&mut template.value, &project.tags(app))
-        .map_err(|error| RenderError::ReservedTag { app: app.name.clone(), file: template_file.clone(), error })?;
-    let retention = if app.environment.ephemeral() && !app.keep_retained { drop_retention(&mut template.value) } else { Vec::new() };
+    let tags = tagging::inject(&mut template.value, &project.tags(app)).map_err(|error| {
+        RenderError::ReservedTag { app: app.name.clone(), file: template_file.clone(), error }
+    })?;
+    let retention = if app.environment.ephemeral() && !app.keep_retained {
+        drop_retention(&mut template.value)
+    } else {
+        Vec::new()
+    };
     let mut secrets = crate::secrets::from_params(&app.params);
     secrets.extend(crate::secrets::from_template(&template));
-    secrets.extend(crate::secrets::from_parameters(&app.parameters, &crate::secrets::noecho_parameters(&template)));
-    let secret_outputs = crate::secrets::secret_outputs(&template, &crate::secrets::secret_parameter_names(&template, &app.parameters), &secrets);
+    secrets.extend(crate::parameters::secret_values(
+        &app.parameters,
+        &crate::secrets::noecho_parameters(&template),
+    ));
+    let secret_outputs = crate::secrets::secret_outputs(
+        &template,
+        &crate::parameters::secret_names(&template, &app.parameters),
+        &secrets,
+    );
     Ok(Rendered {
         app: app.name.clone(),
         stack_name: app.stack_name.clone(),
@@ -237,18 +299,14 @@ pub fn render_app_with(project: &Project, app: &ResolvedApp, outputs: &DepOutput
 
 /// Where `render` writes an app's template: `target/jiti/<env>/<app>.template.json`.
 pub fn output_path(project: &Project, rendered: &Rendered) -> PathBuf {
-    project.target_dir.join("jiti").join(&rendered.environment.name).join(format!("{}.template.json", rendered.app))
+    crate::layout::template_file(&project.target_dir, &rendered.environment.name, &rendered.app)
 }
 
 /// Writes the template to [`output_path`], whole or not at all (through a temporary file).
 pub fn write(project: &Project, rendered: &Rendered) -> Result<PathBuf, RenderError> {
     let path = output_path(project, rendered);
-    let write_error = |source| RenderError::Write { path: path.clone(), source };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(write_error)?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, rendered.masked_json()).map_err(write_error)?;
-    std::fs::rename(&tmp, &path).map_err(write_error)?;
+    crate::layout::write_atomic(&path, rendered.masked_json())
+        .map_err(|source| RenderError::Write { path: path.clone(), source })?;
     Ok(path)
 }
 
@@ -260,7 +318,8 @@ fn load_sources(infra_dir: &Path, repo_root: &Path) -> Result<Vec<(String, Strin
     let mut stack = vec![infra_dir.to_owned()];
     while let Some(dir) = stack.pop() {
         let read = |source| RenderError::Read { path: dir.clone(), source };
-        let mut entries: Vec<_> = std::fs::read_dir(&dir).map_err(read)?.collect::<Result<_, _>>().map_err(read)?;
+        let mut entries: Vec<_> =
+            std::fs::read_dir(&dir).map_err(read)?.collect::<Result<_, _>>().map_err(read)?;
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let path = entry.path();
@@ -268,7 +327,8 @@ fn load_sources(infra_dir: &Path, repo_root: &Path) -> Result<Vec<(String, Strin
             if name.starts_with('.') || (dir == infra_dir && name == crate::config::FILE_NAME) {
                 continue;
             }
-            let target = std::fs::canonicalize(&path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
+            let target = std::fs::canonicalize(&path)
+                .map_err(|source| RenderError::Read { path: path.clone(), source })?;
             if !target.starts_with(&root) {
                 return Err(RenderError::LinkOutside { path, target });
             }
@@ -276,104 +336,27 @@ fn load_sources(infra_dir: &Path, repo_root: &Path) -> Result<Vec<(String, Strin
                 stack.push(path);
                 continue;
             }
-            let bytes = target.metadata().map_err(|source| RenderError::Read { path: path.clone(), source })?.len();
+            let bytes = target
+                .metadata()
+                .map_err(|source| RenderError::Read { path: path.clone(), source })?
+                .len();
             if bytes > MAX_SOURCE_BYTES {
                 return Err(RenderError::TooLarge { path, bytes, limit: MAX_SOURCE_BYTES });
             }
-            let raw = std::fs::read(&path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
+            let raw = std::fs::read(&path)
+                .map_err(|source| RenderError::Read { path: path.clone(), source })?;
             // Binary files (a zipped handler, say) cannot be templates or partials.
             let Ok(text) = String::from_utf8(raw) else { continue };
             let relative = path.strip_prefix(infra_dir).unwrap_or(&path);
-            let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             out.push((name, text));
         }
     }
     Ok(out)
-}
-
-/// CloudFormation dynamic references, `{{resolve:<service>:<key>}}` (AWS's docs: "Get values stored in
-/// other services using dynamic references"); AWS writes them without spaces.
-const DYNAMIC_REFERENCE: &str = "{{resolve:";
-
-/// Wraps each CloudFormation dynamic reference of a template source in `{% raw %}…{% endraw %}`,
-/// so that Tera passes it through. References already inside a raw block or a comment are left
-/// alone, and so is text inside a Tera tag (`{{ "{{resolve:…}}" }}` is the author's own escape).
-/// The text's lines do not move, so errors still point at the right line.
-pub fn protect_dynamic_references(source: &str) -> std::borrow::Cow<'_, str> {
-    if !source.contains(DYNAMIC_REFERENCE) {
-        return std::borrow::Cow::Borrowed(source);
-    }
-    let mut out = String::with_capacity(source.len() + 64);
-    let mut rest = source;
-    while let Some(at) = rest.find('{') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let (taken, wrapped) = if rest.starts_with(DYNAMIC_REFERENCE) {
-            match rest.find("}}") {
-                Some(end) => (end + 2, true),
-                None => (rest.len(), false),
-            }
-        } else if rest.starts_with("{#") {
-            (rest.find("#}").map_or(rest.len(), |e| e + 2), false)
-        } else if rest.starts_with("{{") || rest.starts_with("{%") {
-            let len = tera_tag_len(rest);
-            if is_raw_open(&rest[..len]) {
-                // Everything up to the matching `{% endraw %}` is the author's literal text.
-                let end = find_endraw(&rest[len..]).map_or(rest.len(), |e| len + e);
-                (end, false)
-            } else {
-                (len, false)
-            }
-        } else {
-            (1, false)
-        };
-        if wrapped {
-            out.push_str("{% raw %}");
-            out.push_str(&rest[..taken]);
-            out.push_str("{% endraw %}");
-        } else {
-            out.push_str(&rest[..taken]);
-        }
-        rest = &rest[taken..];
-    }
-    out.push_str(rest);
-    std::borrow::Cow::Owned(out)
-}
-
-/// The length of the Tera tag `text` opens with (`{{ … }}` or `{% … %}`), quoted strings skipped;
-/// the rest of the text when it is not closed (Tera reports that).
-fn tera_tag_len(text: &str) -> usize {
-    let close = if text.starts_with("{{") { "}}" } else { "%}" };
-    let mut quote: Option<char> = None;
-    for (i, c) in text.char_indices().skip(2) {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if matches!(c, '"' | '\'' | '`') => quote = Some(c),
-            None if text[i..].starts_with(close) => return i + 2,
-            None => {}
-        }
-    }
-    text.len()
-}
-
-/// `{% raw %}`, with Tera's whitespace control (`{%- raw -%}`).
-fn is_raw_open(tag: &str) -> bool {
-    tag.starts_with("{%") && tag.trim_start_matches("{%").trim_end_matches("%}").trim_matches('-').trim() == "raw"
-}
-
-/// Where the `{% endraw %}` tag (whitespace control allowed) that ends a raw block ends.
-fn find_endraw(text: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(at) = text[from..].find("{%") {
-        let start = from + at;
-        let len = tera_tag_len(&text[start..]);
-        if text[start..start + len].trim_start_matches("{%").trim_end_matches("%}").trim_matches('-').trim() == "endraw" {
-            return Some(start + len);
-        }
-        from = start + 2;
-    }
-    None
 }
 
 /// Rewrites `Retain`, `RetainExceptOnCreate` and `Snapshot` to `Delete`, so that deleting an
@@ -395,14 +378,20 @@ fn drop_retention(template: &mut Value) -> Vec<RetentionChange> {
 /// The template line that produced rendered line `line` (1-based), told by matching the literal
 /// text around each `{{ … }}`/`{% … %}`. Tera keeps no source map, so this is a best effort: when
 /// several lines match, the k-th equal rendered line maps to the k-th matching template line.
-fn source_of_line(text: &str, line: usize, sources: &[(String, String)], main: &str) -> Option<(String, usize)> {
+fn source_of_line(
+    text: &str,
+    line: usize,
+    sources: &[(String, String)],
+    main: &str,
+) -> Option<(String, usize)> {
     let rendered: Vec<&str> = text.lines().collect();
     let target = rendered.get(line - 1)?.trim_end();
     if target.trim().is_empty() {
         return None;
     }
     let occurrence = rendered[..line - 1].iter().filter(|l| l.trim_end() == target).count();
-    let ordered = sources.iter().filter(|(n, _)| n == main).chain(sources.iter().filter(|(n, _)| n != main));
+    let ordered =
+        sources.iter().filter(|(n, _)| n == main).chain(sources.iter().filter(|(n, _)| n != main));
     let mut best: Option<(usize, String, usize)> = None;
     for (name, source) in ordered {
         let matches: Vec<(usize, usize)> = source
@@ -430,7 +419,11 @@ fn literal_match(pattern: &str, line: &str) -> Option<usize> {
     while let Some(start) = ["{{", "{%", "{#"].iter().filter_map(|d| rest.find(d)).min() {
         literals.push(&rest[..start]);
         opens_with_tag |= literals.len() == 1 && start == 0;
-        let close = match &rest[start..start + 2] { "{{" => "}}", "{%" => "%}", _ => "#}" };
+        let close = match &rest[start..start + 2] {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
         let end = rest[start..].find(close)? + start + 2;
         rest = &rest[end..];
         ends_with_tag = rest.is_empty();
@@ -460,77 +453,8 @@ fn literal_match(pattern: &str, line: &str) -> Option<usize> {
     Some(literals.iter().map(|l| l.trim().len()).sum())
 }
 
+mod dynamic_references;
+pub use dynamic_references::protect_dynamic_references;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literal_matching() {
-        assert_eq!(literal_match("  Name: {{ app.name }}-q", "  Name: orders-q"), Some(7));
-        assert_eq!(literal_match("  Name: {{ app.name }}-q", "  Other: orders-q"), None);
-        assert_eq!(literal_match("{{ x }}", "anything"), Some(0));
-        assert_eq!(literal_match("  A: 1", "  A: 1"), Some(4));
-        assert_eq!(literal_match("  A: 1", "  A: 2"), None);
-        assert_eq!(literal_match("  A: {{ a }}/{{ b }}", "  A: x/y"), Some(3));
-    }
-
-    #[test]
-    fn rendered_lines_map_back_to_template_lines() {
-        let main = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n{% include \"p.yaml\" %}\n  T:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Reff {{ v }}\n";
-        let partial = "  P:\n    Type: AWS::SNS::Topic\n";
-        let sources = vec![("stack.yaml".to_owned(), main.to_owned()), ("p.yaml".to_owned(), partial.to_owned())];
-        let text = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  P:\n    Type: AWS::SNS::Topic\n  T:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Reff 1\n";
-        assert_eq!(source_of_line(text, 9, &sources, "stack.yaml"), Some(("stack.yaml".into(), 8)));
-        assert_eq!(source_of_line(text, 5, &sources, "stack.yaml"), Some(("p.yaml".into(), 2)));
-        // The second `Type: AWS::SQS::Queue` is the template's second one.
-        assert_eq!(source_of_line(text, 7, &sources, "stack.yaml"), Some(("stack.yaml".into(), 6)));
-    }
-
-    #[test]
-    fn dynamic_references_pass_tera_untouched() {
-        let cases = [
-            // (source, what Tera renders it to)
-            ("Password: '{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db:SecretString:password}}'", "Password: '{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db:SecretString:password}}'"),
-            ("A: {{resolve:ssm:/p}} {{ x }} {{resolve:ssm-secure:/s:3}}", "A: {{resolve:ssm:/p}} 1 {{resolve:ssm-secure:/s:3}}"),
-            ("A: !Sub '{{resolve:ssm:/${Env}/url}}'", "A: !Sub '{{resolve:ssm:/${Env}/url}}'"),
-            ("{% raw %}A: {{resolve:ssm:/p}}{% endraw %}", "A: {{resolve:ssm:/p}}"),
-            ("{%- raw -%} A: {{resolve:ssm:/p}} {{ y }} {%- endraw %}", "A: {{resolve:ssm:/p}} {{ y }}"),
-            ("A: {{ \"{{resolve:ssm:/p}}\" }}", "A: {{resolve:ssm:/p}}"),
-            ("{# {{resolve:ssm:/p}} #}A: {% if x == 1 %}{{resolve:ssm:/q}}{% endif %}", "A: {{resolve:ssm:/q}}"),
-            ("A: '{{ x }}'\nB: x\n", "A: '1'\nB: x\n"),
-        ];
-        for (source, want) in cases {
-            let protected = protect_dynamic_references(source);
-            assert_eq!(protected.lines().count(), source.lines().count(), "{source}");
-            let mut tera = tera::Tera::default();
-            tera.add_raw_template("t", &protected).unwrap_or_else(|e| panic!("{source}: {e:?}"));
-            let mut context = tera::Context::new();
-            context.insert("x", &1);
-            assert_eq!(tera.render("t", &context).unwrap(), want, "{source}");
-        }
-    }
-
-    #[test]
-    fn placeholders_are_plain_scalars_anywhere() {
-        let p = placeholder("ledger-app", "QueueArn");
-        for yaml in [format!("X: {p}\n"), format!("X: [{p}, b]\n"), format!("X: {{a: {p}}}\n"), format!("X: !Sub arn:{p}:x\n")] {
-            let value = yaml_rust2::YamlLoader::load_from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
-            assert!(format!("{value:?}").contains(&p), "{yaml} lost the placeholder: {value:?}");
-        }
-    }
-
-    #[test]
-    fn retention_becomes_delete() {
-        let mut t = json!({"Resources": {
-            "B": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Snapshot"},
-            "T": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "RetainExceptOnCreate"},
-            "Q": {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete"},
-        }});
-        let changes = drop_retention(&mut t);
-        assert_eq!(changes.len(), 3);
-        assert_eq!(t["Resources"]["B"]["DeletionPolicy"], "Delete");
-        assert_eq!(t["Resources"]["B"]["UpdateReplacePolicy"], "Delete");
-        assert_eq!(t["Resources"]["T"]["DeletionPolicy"], "Delete");
-        assert_eq!(changes[1], RetentionChange { resource: "B".into(), attribute: "UpdateReplacePolicy", from: "Snapshot".into() });
-    }
-}
+mod tests;

@@ -50,24 +50,7 @@ impl std::fmt::Debug for ProcessEnv {
     }
 }
 
-/// One CloudFormation stack parameter an app's `[parameters]` gives (environment overrides applied).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StackParameter {
-    pub name: String,
-    /// What CloudFormation receives; `None` when it comes from an environment variable that is not
-    /// set (a `check` error, so nothing deploys without it).
-    pub value: Option<String>,
-    /// The process environment variable it is read from (then it is a secret).
-    pub env: Option<String>,
-}
-
-impl StackParameter {
-    /// Masked wherever shown: read from the environment, or named like a secret. (A template's
-    /// `NoEcho` parameters are masked too, once the template is rendered.)
-    pub fn secret(&self) -> bool {
-        self.env.is_some() || crate::secrets::is_secret_name(&self.name)
-    }
-}
+pub use crate::parameters::StackParameter;
 
 /// `[parameters]` with the environment's overrides (key by key), read: literal values as written,
 /// `{ env = "NAME" }` from the process environment.
@@ -83,8 +66,12 @@ pub fn stack_parameters(
     merged
         .into_iter()
         .map(|(name, value)| match value {
-            crate::config::ParameterValue::Literal(v) => StackParameter { name, value: Some(v), env: None },
-            crate::config::ParameterValue::Env(var) => StackParameter { name, value: env.var(&var), env: Some(var) },
+            crate::config::ParameterValue::Literal(v) => {
+                StackParameter { name, value: Some(v), env: None }
+            }
+            crate::config::ParameterValue::Env(var) => {
+                StackParameter { name, value: env.var(&var), env: Some(var) }
+            }
         })
         .collect()
 }
@@ -105,7 +92,9 @@ pub type RegionLookup = dyn Fn(Option<&str>) -> Option<ChainRegion> + Send + Syn
 pub struct RegionChain(Option<Arc<RegionLookup>>);
 
 impl RegionChain {
-    pub fn new(lookup: impl Fn(Option<&str>) -> Option<ChainRegion> + Send + Sync + 'static) -> Self {
+    pub fn new(
+        lookup: impl Fn(Option<&str>) -> Option<ChainRegion> + Send + Sync + 'static,
+    ) -> Self {
         Self(Some(Arc::new(lookup)))
     }
 
@@ -140,7 +129,7 @@ pub struct ParameterConfig {
 }
 
 /// Where an app's region came from, most specific first.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
 pub enum RegionSource {
     /// `region` of the environment's table in `jiti.toml` (named here).
@@ -242,8 +231,12 @@ pub enum ResolveError {
     },
     #[error("no app `{app}` in this workspace")]
     UnknownApp { app: String },
-    #[error("apps `{first}` and `{second}` would both deploy stack `{stack}`; rename one (`[app] name`)")]
+    #[error(
+        "apps `{first}` and `{second}` would both deploy stack `{stack}`; rename one (`[app] name`)"
+    )]
     StackClash { first: String, second: String, stack: String },
+    #[error("{purpose} one app, and {} are selected ({}): pick one with -p", names.len(), names.join(", "))]
+    NotOneApp { purpose: &'static str, names: Vec<String> },
 }
 
 impl ResolvedApp {
@@ -256,7 +249,7 @@ impl ResolvedApp {
     /// its template's `NoEcho` defaults).
     pub fn secrets(&self) -> Vec<String> {
         let mut out = crate::secrets::from_params(&self.params);
-        out.extend(crate::secrets::from_parameters(&self.parameters, &[]));
+        out.extend(crate::parameters::secret_values(&self.parameters, &[]));
         out
     }
 
@@ -271,18 +264,35 @@ impl Project {
     pub fn load(options: &Options) -> Result<Project, ResolveError> {
         let discovered = discovery::discover(&options.selection)?;
         let scope = git::DirtyScope {
-            include: discovered.apps.iter().flat_map(|a| [a.package_dir.clone(), a.infra_dir.clone()]).collect(),
+            include: discovered
+                .apps
+                .iter()
+                .flat_map(|a| [a.package_dir.clone(), a.infra_dir.clone()])
+                .collect(),
             exclude: vec![discovered.target_dir.clone()],
         };
         let git = git::context(&discovered.workspace_root, &options.branch, &scope)?;
         let apps = discovered
             .apps
             .iter()
-            .map(|source| resolve_app(source, &git, &discovered.policy, &options.region_chain, options.region_optional, &options.process_env))
+            .map(|source| {
+                resolve_app(
+                    source,
+                    &git,
+                    &discovered.policy,
+                    &options.region_chain,
+                    options.region_optional,
+                    &options.process_env,
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for (i, a) in apps.iter().enumerate() {
             if let Some(b) = apps[..i].iter().find(|b| b.stack_name == a.stack_name) {
-                return Err(ResolveError::StackClash { first: b.name.clone(), second: a.name.clone(), stack: a.stack_name.clone() });
+                return Err(ResolveError::StackClash {
+                    first: b.name.clone(),
+                    second: a.name.clone(),
+                    stack: a.stack_name.clone(),
+                });
             }
         }
         Ok(Project {
@@ -295,45 +305,16 @@ impl Project {
         })
     }
 
-    /// This project as it was at `release` for app `name`: that commit's `infra/` (jiti.toml,
-    /// templates, partials) read from git, that release's version, commit and branch in the
-    /// context and tags, and only that app selected.
-    pub fn at_release(&self, name: &str, release: &crate::ledger::Release) -> Result<Project, ResolveError> {
-        let index = self.apps.iter().position(|a| a.name == name).ok_or_else(|| ResolveError::UnknownApp { app: name.to_owned() })?;
-        let app = &self.apps[index];
-        let infra = app.infra_dir.strip_prefix(&self.git.root).unwrap_or(&app.infra_dir);
-        let (commit, mut files) = git::files_at(&self.git.root, &release.commit, infra)?;
-        let config_at = files.iter().position(|(n, _)| n == crate::config::FILE_NAME);
-        let text = config_at.map(|i| files.remove(i).1).unwrap_or_default();
-        let shown = PathBuf::from(format!("{}:{}", &commit[..12], infra.join(crate::config::FILE_NAME).display()));
-        let config = crate::config::parse(&text, &shown).map_err(|e| ResolveError::PastConfig { app: name.to_owned(), commit: commit.clone(), source: Box::new(e) })?;
-        let source = AppSource {
-            name: app.name.clone(),
-            package: app.package.clone(),
-            version: release.version.clone(),
-            package_dir: app.package_dir.clone(),
-            infra_dir: app.infra_dir.clone(),
-            config_path: app.config_path.clone(),
-            config,
-        };
-        let git = GitContext { short_commit: commit[..7].to_owned(), commit, branch: release.branch.clone(), dirty: false, ..self.git.clone() };
-        // A past config without a region of its own deploys where the app's stacks are now.
-        let now = ChainRegion { region: app.region.clone(), from: app.region_source.to_string() };
-        let workspace = crate::config::WorkspacePolicy { strict: Some(app.policy.strict), levels: app.policy.levels.iter().copied().collect() };
-        let mut resolved = resolve_app(&source, &git, &workspace, &RegionChain::new(move |_| Some(now.clone())), false, &self.process_env)?;
-        // That release's parameter values, but for secrets (recorded masked): today's.
-        for p in &mut resolved.parameters {
-            if let Some(v) = release.parameters.get(&p.name).filter(|v| v.as_str() != crate::secrets::MASK) {
-                p.value = Some(v.clone());
-            }
+    /// The one selected app, for commands that work on one (`outputs`, `rollback`): `purpose`
+    /// says so in the error when the selection holds more or none ("rollback works on").
+    pub fn one_app(&self, purpose: &'static str) -> Result<&ResolvedApp, ResolveError> {
+        match self.selected[..] {
+            [i] => Ok(&self.apps[i]),
+            _ => Err(ResolveError::NotOneApp {
+                purpose,
+                names: self.selected_apps().map(|a| a.name.clone()).collect(),
+            }),
         }
-        if matches!(resolved.region_source, RegionSource::Chain(_)) {
-            resolved.region_source = app.region_source.clone();
-        }
-        resolved.sources = Some(Arc::new(files));
-        let mut apps = self.apps.clone();
-        apps[index] = resolved;
-        Ok(Project { git, apps, selected: vec![index], ..self.clone() })
     }
 
     pub fn selected_apps(&self) -> impl Iterator<Item = &ResolvedApp> {
@@ -368,15 +349,17 @@ impl Project {
     /// Tags for every resource and the stack of `app`: `[tags]`, then the jiti tags.
     pub fn tags(&self, app: &ResolvedApp) -> Vec<(String, String)> {
         let mut tags = app.user_tags.clone();
-        tags.extend([
-            (tagging::KEY_APP, app.name.as_str()),
-            (tagging::KEY_ENV, app.environment.name.as_str()),
-            (tagging::KEY_BRANCH, self.git.branch.as_str()),
-            (tagging::KEY_VERSION, app.version.as_str()),
-            (tagging::KEY_COMMIT, self.git.commit.as_str()),
-            (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY),
-        ]
-        .map(|(k, v)| (k.to_owned(), tagging::sanitize_value(v))));
+        tags.extend(
+            [
+                (tagging::KEY_APP, app.name.as_str()),
+                (tagging::KEY_ENV, app.environment.name.as_str()),
+                (tagging::KEY_BRANCH, self.git.branch.as_str()),
+                (tagging::KEY_VERSION, app.version.as_str()),
+                (tagging::KEY_COMMIT, self.git.commit.as_str()),
+                (tagging::KEY_MANAGED_BY, tagging::MANAGED_BY),
+            ]
+            .map(|(k, v)| (k.to_owned(), tagging::sanitize_value(v))),
+        );
         if app.environment.protected {
             tags.push((tagging::KEY_PROTECTED.to_owned(), "true".to_owned()));
         }
@@ -384,29 +367,61 @@ impl Project {
     }
 }
 
-fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::WorkspacePolicy, chain: &RegionChain, region_optional: bool, env: &ProcessEnv) -> Result<ResolvedApp, ResolveError> {
+pub(crate) fn resolve_app(
+    source: &AppSource,
+    git: &GitContext,
+    workspace: &crate::config::WorkspacePolicy,
+    chain: &RegionChain,
+    region_optional: bool,
+    env: &ProcessEnv,
+) -> Result<ResolvedApp, ResolveError> {
     let config = &source.config;
     let protected = config.protected_environments();
     let branches: Vec<(String, Vec<String>)> = protected
         .iter()
-        .map(|(name, env)| (name.to_string(), env.branches.iter().map(ToString::to_string).collect()))
+        .map(|(name, env)| {
+            (name.to_string(), env.branches.iter().map(ToString::to_string).collect())
+        })
         .collect();
-    let environment = Environment::for_branch(&git.branch, branches.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    let environment = Environment::for_branch(
+        &git.branch,
+        branches.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+    );
     let ephemeral = &config.environments.ephemeral;
-    let settings: Option<&ProtectedConfig> = environment.protected.then(|| protected.iter().find(|(n, _)| n.as_str() == environment.name).map(|(_, p)| p)).flatten();
+    let settings: Option<&ProtectedConfig> = environment
+        .protected
+        .then(|| protected.iter().find(|(n, _)| n.as_str() == environment.name).map(|(_, p)| p))
+        .flatten();
     let (env_region, profile, overrides, parameter_overrides, table) = match settings {
-        Some(p) => (p.region.as_ref(), p.profile.as_ref(), &p.params, &p.parameters, format!("environments.protected.{}", environment.name)),
-        None => (ephemeral.region.as_ref(), ephemeral.profile.as_ref(), &ephemeral.params, &ephemeral.parameters, "environments.ephemeral".to_owned()),
+        Some(p) => (
+            p.region.as_ref(),
+            p.profile.as_ref(),
+            &p.params,
+            &p.parameters,
+            format!("environments.protected.{}", environment.name),
+        ),
+        None => (
+            ephemeral.region.as_ref(),
+            ephemeral.profile.as_ref(),
+            &ephemeral.params,
+            &ephemeral.parameters,
+            "environments.ephemeral".to_owned(),
+        ),
     };
     // One rule for every environment: its table's `region`, else `[app] region`, else the chain of
     // its profile.
-    let region_of = |env_region: Option<&crate::config::Region>, env_profile: Option<&crate::config::Profile>, table: String| -> Option<(String, RegionSource)> {
+    let region_of = |env_region: Option<&crate::config::Region>,
+                     env_profile: Option<&crate::config::Profile>,
+                     table: String|
+     -> Option<(String, RegionSource)> {
         if let Some(r) = env_region {
             Some((r.to_string(), RegionSource::Environment(table)))
         } else if let Some(r) = &config.app.region {
             Some((r.to_string(), RegionSource::App))
         } else {
-            chain.lookup(env_profile.map(|p| p.as_str())).map(|found| (found.region, RegionSource::Chain(found.from)))
+            chain
+                .lookup(env_profile.map(|p| p.as_str()))
+                .map(|found| (found.region, RegionSource::Chain(found.from)))
         }
     };
     let (region, region_source) = match region_of(env_region, profile, table) {
@@ -427,7 +442,8 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
     if !region.is_empty() {
         places.push((region.clone(), profile.map(ToString::to_string)));
     }
-    let others = std::iter::once((ephemeral.region.as_ref(), ephemeral.profile.as_ref())).chain(protected.values().map(|p| (p.region.as_ref(), p.profile.as_ref())));
+    let others = std::iter::once((ephemeral.region.as_ref(), ephemeral.profile.as_ref()))
+        .chain(protected.values().map(|p| (p.region.as_ref(), p.profile.as_ref())));
     for (env_region, env_profile) in others {
         if let Some((r, _)) = region_of(env_region, env_profile, String::new()) {
             let place = (r, env_profile.map(ToString::to_string));
@@ -446,7 +462,11 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
         package_dir: source.package_dir.clone(),
         infra_dir: source.infra_dir.clone(),
         config_path: source.config_path.clone(),
-        template: config.app.template.as_ref().map_or(crate::config::DEFAULT_TEMPLATE.to_owned(), ToString::to_string),
+        template: config
+            .app
+            .template
+            .as_ref()
+            .map_or(crate::config::DEFAULT_TEMPLATE.to_owned(), ToString::to_string),
         stack_name: environment::stack_name(prefix, &source.name, &environment.name),
         stack_prefix: prefix.to_owned(),
         protected_envs: protected.keys().map(ToString::to_string).collect(),
@@ -467,14 +487,30 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
         depends_on: config.app.depends_on.iter().map(ToString::to_string).collect(),
         keep_retained: ephemeral.keep_retained,
         ttl: ephemeral.ttl.map(|t| t.0),
-        verify: config.hooks.verify.clone().map(|c| (c, config.hooks.verify_timeout.map_or(Duration::from_secs(300), |t| t.0))),
+        verify: config
+            .hooks
+            .verify
+            .clone()
+            .map(|c| (c, config.hooks.verify_timeout.map_or(Duration::from_secs(300), |t| t.0))),
         sources: None,
         policy: AppPolicy {
             off: config.policy.off.iter().map(|(rule, why)| (*rule, why.to_string())).collect(),
             strict: config.policy.strict.or(workspace.strict).unwrap_or(false),
-            levels: config.policy.levels.iter().chain(workspace.levels.iter().filter(|(r, _)| !config.policy.levels.contains_key(*r))).map(|(r, l)| (*r, *l)).collect(),
+            levels: config
+                .policy
+                .levels
+                .iter()
+                .chain(
+                    workspace.levels.iter().filter(|(r, _)| !config.policy.levels.contains_key(*r)),
+                )
+                .map(|(r, l)| (*r, *l))
+                .collect(),
         },
-        unprotected_envs: protected.iter().filter(|(_, p)| p.termination_protection == Some(false)).map(|(name, _)| name.to_string()).collect(),
+        unprotected_envs: protected
+            .iter()
+            .filter(|(_, p)| p.termination_protection == Some(false))
+            .map(|(name, _)| name.to_string())
+            .collect(),
     })
 }
 
@@ -482,7 +518,9 @@ fn resolve_app(source: &AppSource, git: &GitContext, workspace: &crate::config::
 pub fn merge_params(base: &mut Params, overrides: &Params) {
     for (key, value) in overrides {
         match (base.get_mut(key), value) {
-            (Some(serde_json::Value::Object(b)), serde_json::Value::Object(o)) => merge_params(b, o),
+            (Some(serde_json::Value::Object(b)), serde_json::Value::Object(o)) => {
+                merge_params(b, o)
+            }
             _ => {
                 base.insert(key.clone(), value.clone());
             }
@@ -497,9 +535,17 @@ mod tests {
 
     #[test]
     fn params_merge_deeply() {
-        let mut base = json!({"memory": 128, "alarms": {"enabled": false, "email": "a@b"}, "keep": 1}).as_object().cloned().unwrap();
-        let over = json!({"memory": 1024, "alarms": {"enabled": true}}).as_object().cloned().unwrap();
+        let mut base =
+            json!({"memory": 128, "alarms": {"enabled": false, "email": "a@b"}, "keep": 1})
+                .as_object()
+                .cloned()
+                .unwrap();
+        let over =
+            json!({"memory": 1024, "alarms": {"enabled": true}}).as_object().cloned().unwrap();
         merge_params(&mut base, &over);
-        assert_eq!(serde_json::Value::Object(base), json!({"memory": 1024, "alarms": {"enabled": true, "email": "a@b"}, "keep": 1}));
+        assert_eq!(
+            serde_json::Value::Object(base),
+            json!({"memory": 1024, "alarms": {"enabled": true, "email": "a@b"}, "keep": 1})
+        );
     }
 }

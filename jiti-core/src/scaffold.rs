@@ -57,19 +57,30 @@ pub enum ScaffoldError {
 
 /// The folder of `package` in the workspace of `manifest` (or, without a package, the package
 /// whose folder holds `cwd`).
-pub fn package_dir(manifest: Option<&Path>, cwd: &Path, package: Option<&str>) -> Result<(String, PathBuf), ScaffoldError> {
+pub fn package_dir(
+    manifest: Option<&Path>,
+    cwd: &Path,
+    package: Option<&str>,
+) -> Result<(String, PathBuf), ScaffoldError> {
     let mut command = cargo_metadata::MetadataCommand::new();
     command.no_deps().current_dir(cwd);
     if let Some(m) = manifest {
         command.manifest_path(cwd.join(m));
     }
-    let metadata = command.exec().map_err(|source| ScaffoldError::Metadata { manifest: manifest.map_or_else(|| cwd.join("Cargo.toml"), Path::to_owned), source })?;
+    let metadata = command.exec().map_err(|source| ScaffoldError::Metadata {
+        manifest: manifest.map_or_else(|| cwd.join("Cargo.toml"), Path::to_owned),
+        source,
+    })?;
     let members = metadata.workspace_packages();
     let names = || members.iter().map(|p| p.name.to_string()).collect::<Vec<_>>();
-    let dir = |p: &cargo_metadata::Package| p.manifest_path.parent().map(|d| d.as_std_path().to_owned()).unwrap_or_default();
+    let dir = |p: &cargo_metadata::Package| {
+        p.manifest_path.parent().map(|d| d.as_std_path().to_owned()).unwrap_or_default()
+    };
     let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
     let found = match package {
-        Some(name) => members.iter().find(|p| p.name.as_str() == name).ok_or_else(|| ScaffoldError::UnknownPackage { package: name.to_owned(), packages: names() })?,
+        Some(name) => members.iter().find(|p| p.name.as_str() == name).ok_or_else(|| {
+            ScaffoldError::UnknownPackage { package: name.to_owned(), packages: names() }
+        })?,
         None => members
             .iter()
             .filter(|p| cwd.starts_with(dir(p)))
@@ -84,15 +95,23 @@ pub fn package_dir(manifest: Option<&Path>, cwd: &Path, package: Option<&str>) -
 pub fn init(package_dir: &Path, starter: Starter) -> Result<Vec<PathBuf>, ScaffoldError> {
     let infra = package_dir.join(config::DEFAULT_INFRA_DIR);
     let config_text = include_str!("../starters/jiti.toml").replace("{params}", starter.params());
-    let files = [(infra.join(config::FILE_NAME), config_text), (infra.join("stack.yaml"), starter.template().to_owned())];
+    let files = [
+        (infra.join(config::FILE_NAME), config_text),
+        (infra.join("stack.yaml"), starter.template().to_owned()),
+    ];
     if let Some((path, _)) = files.iter().find(|(p, _)| p.exists()) {
         return Err(ScaffoldError::Exists { path: path.clone() });
     }
-    std::fs::create_dir_all(&infra).map_err(|source| ScaffoldError::Write { path: infra.clone(), source })?;
+    std::fs::create_dir_all(&infra)
+        .map_err(|source| ScaffoldError::Write { path: infra.clone(), source })?;
     let mut written = Vec::new();
     for (path, text) in &files {
         // `create_new`: a file made meanwhile by someone else is still not overwritten.
-        let result = std::fs::OpenOptions::new().write(true).create_new(true).open(path).and_then(|mut f| f.write_all(text.as_bytes()));
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
         if let Err(source) = result {
             for done in &written {
                 let _ = std::fs::remove_file(done);
@@ -115,14 +134,20 @@ mod tests {
     fn init_writes_both_files_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let written = init(dir.path(), Starter::QueueWorker).unwrap();
-        assert_eq!(written, [dir.path().join("infra/jiti.toml"), dir.path().join("infra/stack.yaml")]);
+        assert_eq!(
+            written,
+            [dir.path().join("infra/jiti.toml"), dir.path().join("infra/stack.yaml")]
+        );
         let config = std::fs::read_to_string(&written[0]).unwrap();
         assert!(config.contains("visibility_timeout = 60"), "{config}");
         config::parse(&config, &written[0]).unwrap();
         std::fs::write(&written[1], "mine").unwrap();
         std::fs::remove_file(&written[0]).unwrap();
         let e = init(dir.path(), Starter::StaticBucket).unwrap_err();
-        assert!(matches!(&e, ScaffoldError::Exists { path } if path.ends_with("infra/stack.yaml")), "{e}");
+        assert!(
+            matches!(&e, ScaffoldError::Exists { path } if path.ends_with("infra/stack.yaml")),
+            "{e}"
+        );
         assert_eq!(std::fs::read_to_string(&written[1]).unwrap(), "mine");
         assert!(!written[0].exists(), "nothing is written when a file exists");
     }

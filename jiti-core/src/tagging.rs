@@ -64,7 +64,10 @@ impl BranchSet {
 
     /// The exact name of the stack's branch when it is in the set, else its tag's value.
     pub fn name_of(&self, tags: &std::collections::BTreeMap<String, String>) -> String {
-        tags.get(KEY_BRANCH_ID).and_then(|id| self.ids.get(id)).cloned().unwrap_or_else(|| tags.get(KEY_BRANCH).cloned().unwrap_or_default())
+        tags.get(KEY_BRANCH_ID)
+            .and_then(|id| self.ids.get(id))
+            .cloned()
+            .unwrap_or_else(|| tags.get(KEY_BRANCH).cloned().unwrap_or_default())
     }
 }
 
@@ -74,24 +77,34 @@ pub const MANAGED_BY: &str = "cargo-jiti";
 /// `jiti:app=<app>`. A stack another tool made under the name cargo-jiti would use (even one
 /// carrying a copied `jiti:app` tag) is never taken over, updated or deleted. The error says why,
 /// naming the tags found.
-pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, app: &str) -> Result<(), String> {
+pub fn owned_by(
+    tags: &std::collections::BTreeMap<String, String>,
+    app: &str,
+) -> Result<(), String> {
     let shown = |k: &str| tags.get(k).map_or_else(|| format!("no `{k}`"), |v| format!("`{k}={v}`"));
     match (tags.get(KEY_MANAGED_BY).map(String::as_str), tags.get(KEY_APP).map(String::as_str)) {
         (Some(MANAGED_BY), Some(owner)) if owner == app => Ok(()),
-        (Some(MANAGED_BY), Some(owner)) => Err(format!("belongs to app `{owner}`, not `{app}`: rename one of the apps")),
-        _ => Err(format!("was not made by cargo-jiti for app `{app}` (its tags: {}, {}); refusing to touch it", shown(KEY_MANAGED_BY), shown(KEY_APP))),
+        (Some(MANAGED_BY), Some(owner)) => {
+            Err(format!("belongs to app `{owner}`, not `{app}`: rename one of the apps"))
+        }
+        _ => Err(format!(
+            "was not made by cargo-jiti for app `{app}` (its tags: {}, {}); refusing to touch it",
+            shown(KEY_MANAGED_BY),
+            shown(KEY_APP)
+        )),
     }
 }
 
 /// Every resource carries these keys (`check` verifies it).
-pub const JITI_KEYS: [&str; 6] = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY];
+pub const JITI_KEYS: [&str; 6] =
+    [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY];
 /// AWS allows 50 user tags per resource.
 pub const MAX_TAGS: usize = 50;
 const MAX_KEY_CHARS: usize = 128;
 const MAX_VALUE_CHARS: usize = 256;
 
 /// How a type's tag property is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shape {
     /// `[{Key, Value}]`, the common case.
@@ -124,7 +137,10 @@ impl TagRule {
     /// `value` made acceptable to the type's schema (characters it refuses become `_` or `-`, or
     /// go), or `None` when nothing acceptable is left.
     pub fn fit_value(&self, value: &str) -> Option<String> {
-        let ok = |v: &str| v.chars().count() <= self.value_max && self.value_pattern.as_ref().is_none_or(|p| p.is_match(v));
+        let ok = |v: &str| {
+            v.chars().count() <= self.value_max
+                && self.value_pattern.as_ref().is_none_or(|p| p.is_match(v))
+        };
         if ok(value) {
             return Some(value.to_owned());
         }
@@ -175,9 +191,15 @@ impl Taggability {
     pub fn reason(&self) -> Option<String> {
         match self {
             Taggability::Taggable(_) => None,
-            Taggability::Untaggable(NotTaggable::Registry) => Some("the CloudFormation registry declares this type not taggable".into()),
-            Taggability::Untaggable(NotTaggable::KeyPattern(p)) => Some(format!("its tag keys must match `{p}`, which rules out `jiti:` keys")),
-            Taggability::Unknown => Some(format!("the type is unknown to the tagging table ({})", table_source())),
+            Taggability::Untaggable(NotTaggable::Registry) => {
+                Some("the CloudFormation registry declares this type not taggable".into())
+            }
+            Taggability::Untaggable(NotTaggable::KeyPattern(p)) => {
+                Some(format!("its tag keys must match `{p}`, which rules out `jiti:` keys"))
+            }
+            Taggability::Unknown => {
+                Some(format!("the type is unknown to the tagging table ({})", table_source()))
+            }
         }
     }
 }
@@ -213,7 +235,8 @@ static TABLE: LazyLock<HashMap<&'static str, Row>> = LazyLock::new(|| {
 
 /// Each distinct pattern compiled once; hundreds of types share a few dozen.
 fn compiled(pattern: &'static str) -> Option<regex::Regex> {
-    static CACHE: LazyLock<Mutex<HashMap<&'static str, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+    static CACHE: LazyLock<Mutex<HashMap<&'static str, Option<regex::Regex>>>> =
+        LazyLock::new(Default::default);
     if pattern == "-" {
         return None;
     }
@@ -278,7 +301,9 @@ pub fn table_source() -> &'static str {
 fn allowed(c: char) -> bool {
     static ALLOWED: LazyLock<regex::Regex> =
         LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]$").expect("valid regex"));
-    c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c) || (!c.is_ascii() && ALLOWED.is_match(c.encode_utf8(&mut [0; 4])))
+    c.is_ascii_alphanumeric()
+        || " _.:/=+-@".contains(c)
+        || (!c.is_ascii() && ALLOWED.is_match(c.encode_utf8(&mut [0; 4])))
 }
 
 /// A tag value AWS accepts, made from any string: disallowed characters become `_`, and the value
@@ -288,7 +313,9 @@ pub fn sanitize_value(value: &str) -> String {
 }
 
 /// Names as tag values hold them: what a `jiti:branch` tag is compared with.
-pub fn sanitize_all<'a>(names: impl IntoIterator<Item = &'a String>) -> std::collections::HashSet<String> {
+pub fn sanitize_all<'a>(
+    names: impl IntoIterator<Item = &'a String>,
+) -> std::collections::HashSet<String> {
     names.into_iter().map(|n| sanitize_value(n)).collect()
 }
 
@@ -298,7 +325,9 @@ pub fn validate_value(value: &str) -> Result<(), String> {
         return Err(format!("tag value is longer than {MAX_VALUE_CHARS} characters"));
     }
     if let Some(c) = value.chars().find(|c| !allowed(*c)) {
-        return Err(format!("character `{c}` of tag value `{value}` is not allowed in AWS tags (letters, digits, spaces and `_ . : / = + - @`)"));
+        return Err(format!(
+            "character `{c}` of tag value `{value}` is not allowed in AWS tags (letters, digits, spaces and `_ . : / = + - @`)"
+        ));
     }
     Ok(())
 }
@@ -325,7 +354,7 @@ fn is_reserved_key(key: &str) -> bool {
 }
 
 /// Why the jiti tags could not be written into one resource.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub resource: String,
     pub resource_type: String,
@@ -333,7 +362,7 @@ pub struct Skipped {
 }
 
 /// What injection did to a template.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TagReport {
     /// Resources that now carry every jiti tag.
     pub tagged: usize,
@@ -354,11 +383,20 @@ pub struct ReservedTagError {
 /// Adds `tags` (user tags first, then the jiti tags; both already valid) to every taggable resource
 /// of `template`, in the resource's own tag property and shape. Tags the template already sets on a
 /// resource win over `[tags]` of the same key.
-pub fn inject(template: &mut Value, tags: &[(String, String)]) -> Result<TagReport, ReservedTagError> {
+pub fn inject(
+    template: &mut Value,
+    tags: &[(String, String)],
+) -> Result<TagReport, ReservedTagError> {
     let mut report = TagReport::default();
     for (id, resource) in crate::template::resources_mut(template) {
-        let Some(ty) = resource.get("Type").and_then(Value::as_str).map(str::to_owned) else { continue };
-        let skipped = |reason: &str| Skipped { resource: id.clone(), resource_type: ty.clone(), reason: reason.to_owned() };
+        let Some(ty) = resource.get("Type").and_then(Value::as_str).map(str::to_owned) else {
+            continue;
+        };
+        let skipped = |reason: &str| Skipped {
+            resource: id.clone(),
+            resource_type: ty.clone(),
+            reason: reason.to_owned(),
+        };
         let rule = match lookup(&ty) {
             Taggability::Taggable(rule) => rule,
             other => {
@@ -378,12 +416,18 @@ pub fn inject(template: &mut Value, tags: &[(String, String)]) -> Result<TagRepo
             }
         }
         if let Some(key) = refused {
-            report.not_injectable.push(skipped(&format!("the type's schema refuses the value of `{key}`")));
+            report
+                .not_injectable
+                .push(skipped(&format!("the type's schema refuses the value of `{key}`")));
             continue;
         }
         let (path, shape) = (rule.path, rule.shape);
         let tags = &fitted;
-        let Some(props) = resource.as_object_mut().map(|r| r.entry("Properties").or_insert_with(|| json!({}))) else { continue };
+        let Some(props) =
+            resource.as_object_mut().map(|r| r.entry("Properties").or_insert_with(|| json!({})))
+        else {
+            continue;
+        };
         let Some(props) = props.as_object_mut() else {
             report.not_injectable.push(skipped("`Properties` is not a mapping"));
             continue;
@@ -409,7 +453,9 @@ fn write_at(
         Some((list, rest)) => {
             // Each entry of such a list names the resource type it tags (EC2's TagSpecifications);
             // cargo-jiti cannot invent that name, so it tags the entries the author wrote.
-            let Some(items) = props.get_mut(list).and_then(Value::as_array_mut).filter(|a| !a.is_empty()) else {
+            let Some(items) =
+                props.get_mut(list).and_then(Value::as_array_mut).filter(|a| !a.is_empty())
+            else {
                 return Ok(Err(format!("add a `{list}` entry: its tags are written there")));
             };
             for item in items {
@@ -426,7 +472,12 @@ fn write_at(
 }
 
 /// Merges `tags` into one tag property value, following `Fn::If` into both branches.
-fn merge(slot: &mut Value, shape: Shape, tags: &[(String, String)], id: &str) -> Result<Result<(), String>, ReservedTagError> {
+fn merge(
+    slot: &mut Value,
+    shape: Shape,
+    tags: &[(String, String)],
+    id: &str,
+) -> Result<Result<(), String>, ReservedTagError> {
     if slot.is_null() || is_no_value(slot) {
         *slot = match shape {
             Shape::Map => json!({}),
@@ -434,7 +485,9 @@ fn merge(slot: &mut Value, shape: Shape, tags: &[(String, String)], id: &str) ->
             Shape::List | Shape::ListPropagate => json!([]),
         };
     }
-    if let Some(branches) = slot.get_mut("Fn::If").and_then(Value::as_array_mut).filter(|b| b.len() == 3) {
+    if let Some(branches) =
+        slot.get_mut("Fn::If").and_then(Value::as_array_mut).filter(|b| b.len() == 3)
+    {
         for branch in branches.iter_mut().skip(1) {
             if let Err(reason) = merge(branch, shape, tags, id)? {
                 return Ok(Err(reason));
@@ -454,12 +507,19 @@ fn merge(slot: &mut Value, shape: Shape, tags: &[(String, String)], id: &str) ->
             }
             return Ok(Ok(()));
         }
-        (Shape::Items, Value::Object(map)) if !is_intrinsic(map) => match map.entry("Items").or_insert_with(|| json!([])) {
-            Value::Array(list) => list,
-            _ => return Ok(Err("`Items` of the tag property is computed".into())),
-        },
+        (Shape::Items, Value::Object(map)) if !is_intrinsic(map) => {
+            match map.entry("Items").or_insert_with(|| json!([])) {
+                Value::Array(list) => list,
+                _ => return Ok(Err("`Items` of the tag property is computed".into())),
+            }
+        }
         (Shape::List | Shape::ListPropagate, Value::Array(list)) => list,
-        _ => return Ok(Err("the tag property is computed by an intrinsic function; write it as a literal".into())),
+        _ => {
+            return Ok(Err(
+                "the tag property is computed by an intrinsic function; write it as a literal"
+                    .into(),
+            ));
+        }
     };
     let mut present = Vec::with_capacity(list.len());
     for item in list.iter() {
@@ -500,7 +560,9 @@ fn is_intrinsic(map: &Map<String, Value>) -> bool {
 pub fn count(value: &Value) -> Option<usize> {
     match value {
         Value::Array(list) => Some(list.len()),
-        Value::Object(map) if !is_intrinsic(map) => Some(map.get("Items").and_then(Value::as_array).map_or(map.len(), Vec::len)),
+        Value::Object(map) if !is_intrinsic(map) => {
+            Some(map.get("Items").and_then(Value::as_array).map_or(map.len(), Vec::len))
+        }
         _ => None,
     }
 }
@@ -519,118 +581,4 @@ pub fn keys(value: &Value) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tags() -> Vec<(String, String)> {
-        vec![("team".into(), "payments".into()), ("jiti:app".into(), "orders".into())]
-    }
-
-    fn injected(template: Value) -> (Value, TagReport) {
-        let mut t = template;
-        let report = inject(&mut t, &tags()).unwrap();
-        (t, report)
-    }
-
-    #[test]
-    fn the_table_knows_the_common_shapes() {
-        let property = |t: &str| lookup(t).property();
-        assert_eq!(property("AWS::S3::Bucket"), Some(("Tags", Shape::List)));
-        assert_eq!(property("AWS::SSM::Parameter"), Some(("Tags", Shape::Map)));
-        assert_eq!(property("AWS::Serverless::Function"), Some(("Tags", Shape::Map)));
-        assert_eq!(property("AWS::AutoScaling::AutoScalingGroup"), Some(("Tags", Shape::ListPropagate)));
-        assert_eq!(property("AWS::Cognito::UserPool"), Some(("UserPoolTags", Shape::Map)));
-        assert_eq!(property("AWS::EC2::CapacityReservation"), Some(("TagSpecifications/*/Tags", Shape::List)));
-        assert!(matches!(lookup("AWS::SQS::QueuePolicy"), Taggability::Untaggable(NotTaggable::Registry)));
-        assert!(matches!(lookup("AWS::RoboMaker::Fleet"), Taggability::Untaggable(NotTaggable::KeyPattern(p)) if p.contains("a-zA-Z0-9-")));
-        assert!(matches!(lookup("Custom::Thing"), Taggability::Unknown));
-        assert!(table_source().starts_with("cfn-lint 1."), "{}", table_source());
-        assert!(table().count() > 1800);
-    }
-
-    #[test]
-    fn each_shape_is_written_as_its_type_requires() {
-        let (t, report) = injected(json!({"Resources": {
-            "Q": {"Type": "AWS::SQS::Queue"},
-            "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "v", "Tags": {"owner": "me"}}},
-            "G": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MaxSize": "1", "MinSize": "0"}},
-            "A": {"Type": "AWS::CloudFront::AnycastIpList", "Properties": {}},
-            "B": {"Type": "AWS::S3::Bucket", "Properties": {"Tags": [{"Key": "team", "Value": "mine"}]}},
-            "QP": {"Type": "AWS::SQS::QueuePolicy", "Properties": {}},
-        }}));
-        assert_eq!(t["Resources"]["Q"]["Properties"]["Tags"], json!([{"Key": "team", "Value": "payments"}, {"Key": "jiti:app", "Value": "orders"}]));
-        assert_eq!(t["Resources"]["P"]["Properties"]["Tags"], json!({"owner": "me", "team": "payments", "jiti:app": "orders"}));
-        assert_eq!(t["Resources"]["G"]["Properties"]["Tags"][1], json!({"Key": "jiti:app", "Value": "orders", "PropagateAtLaunch": true}));
-        assert_eq!(t["Resources"]["A"]["Properties"]["Tags"], json!({"Items": [{"Key": "team", "Value": "payments"}, {"Key": "jiti:app", "Value": "orders"}]}));
-        // The resource's own `team` wins over [tags].
-        assert_eq!(t["Resources"]["B"]["Properties"]["Tags"], json!([{"Key": "team", "Value": "mine"}, {"Key": "jiti:app", "Value": "orders"}]));
-        assert_eq!(report.tagged, 5);
-        assert_eq!(report.untaggable.len(), 1);
-        assert_eq!(report.untaggable[0].resource, "QP");
-    }
-
-    #[test]
-    fn conditional_and_computed_tags() {
-        let (t, report) = injected(json!({"Resources": {
-            "C": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": {"Fn::If": ["IsProd", [{"Key": "tier", "Value": "gold"}], {"Ref": "AWS::NoValue"}]}}},
-            "R": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": {"Ref": "TagList"}}},
-            "N": {"Type": "AWS::EC2::CapacityReservation", "Properties": {}},
-        }}));
-        let branches = &t["Resources"]["C"]["Properties"]["Tags"]["Fn::If"];
-        assert_eq!(branches[1].as_array().unwrap().len(), 3);
-        assert_eq!(branches[2].as_array().unwrap().len(), 2);
-        assert_eq!(report.tagged, 1);
-        let reasons: Vec<_> = report.not_injectable.iter().map(|s| (s.resource.as_str(), s.reason.as_str())).collect();
-        assert_eq!(reasons.len(), 2, "{reasons:?}");
-        assert!(reasons[0].1.contains("intrinsic"));
-        assert!(reasons[1].1.contains("TagSpecifications"));
-    }
-
-    #[test]
-    fn values_are_fitted_to_each_type() {
-        let Taggability::Taggable(agent) = lookup("AWS::Bedrock::Agent") else { panic!("Bedrock agents are taggable") };
-        assert_eq!(agent.fit_value("feature/Login_Page").as_deref(), Some("feature/Login_Page"));
-        assert_eq!(agent.fit_value("naïve/café").as_deref(), Some("na_ve/caf_"));
-        let Taggability::Taggable(app) = lookup("AWS::SageMaker::App") else { panic!("SageMaker apps are taggable") };
-        assert_eq!(app.fit_value(&"x".repeat(200)).map(|v| v.len()), Some(128));
-        let (t, report) = injected(json!({"Resources": {"A": {"Type": "AWS::Bedrock::Agent", "Properties": {}}, "F": {"Type": "AWS::RoboMaker::Fleet"}, "S": {"Type": "AWS::SSO::Application"}}}));
-        assert_eq!(t["Resources"]["A"]["Properties"]["Tags"]["jiti:app"], json!("orders"));
-        assert_eq!(report.untaggable.len(), 2);
-        assert!(report.untaggable.iter().all(|u| u.reason.contains("rules out `jiti:` keys")), "{:?}", report.untaggable);
-    }
-
-    #[test]
-    fn a_template_setting_a_jiti_tag_is_an_error() {
-        let mut t = json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": [{"Key": "jiti:env", "Value": "x"}]}}}});
-        let e = inject(&mut t, &tags()).unwrap_err();
-        assert_eq!(e.to_string(), "resource `Q` sets tag `jiti:env`, which cargo-jiti owns");
-        let mut t = json!({"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Tags": {"JITI:App": "x"}}}}});
-        assert!(inject(&mut t, &tags()).is_err());
-    }
-
-    #[test]
-    fn sanitized_values_are_always_valid() {
-        let cases = [
-            ("feature/Login_Page", "feature/Login_Page"),
-            ("fix#12!", "fix_12_"),
-            ("naïve café 日本", "naïve café 日本"),
-            ("tab\there", "tab_here"),
-            ("a\u{301}", "a_"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(sanitize_value(input), expected, "{input:?}");
-        }
-        assert_eq!(sanitize_value(&"x".repeat(300)).chars().count(), 256);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn sanitize_accepts_what_validate_accepts(s in "\\PC{0,300}") {
-            let clean = sanitize_value(&s);
-            proptest::prop_assert!(validate_value(&clean).is_ok(), "{clean:?}");
-            if validate_value(&s).is_ok() {
-                proptest::prop_assert_eq!(clean, s);
-            }
-        }
-    }
-}
+mod tests;

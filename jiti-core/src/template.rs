@@ -7,10 +7,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// CloudFormation's documented quotas that `check` enforces.
 pub const MAX_RESOURCES: usize = 500;
@@ -24,8 +22,8 @@ pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
 /// paths kept for error lines. An alias bomb multiplies nodes, or text (one long string aliased a
 /// million times is a bomb of few nodes); a long key above many nodes multiplies paths. Both limits
 /// are far above what CloudFormation accepts (1 MB) and far below what would strain memory.
-const MAX_NODES: usize = 1_000_000;
-const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_NODES: usize = 1_000_000;
+pub(crate) const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "AWSTemplateFormatVersion",
@@ -42,10 +40,32 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// Short-form tags and the long form each stands for (`Ref` and `Condition` have no `Fn::`).
-const INTRINSICS: &[&str] = &[
-    "Base64", "Cidr", "FindInMap", "GetAtt", "GetAZs", "ImportValue", "Join", "Select", "Split", "Sub",
-    "Transform", "And", "Equals", "If", "Not", "Or", "ToJsonString", "Length", "Contains",
-    "EachMemberEquals", "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll", "Implies",
+pub(crate) const INTRINSICS: &[&str] = &[
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAtt",
+    "GetAZs",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "And",
+    "Equals",
+    "If",
+    "Not",
+    "Or",
+    "ToJsonString",
+    "Length",
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "RefAll",
+    "ValueOf",
+    "ValueOfAll",
+    "Implies",
 ];
 
 /// A parsed template: its canonical value and where each node stood in the rendered text.
@@ -77,9 +97,9 @@ impl Template {
     /// of text that is neither is JSON's, since JSON was most likely meant.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let template = if text.trim_start().starts_with('{') {
-            parse_json(text).or_else(|json_error| parse_yaml(text).map_err(|_| json_error))?
+            parse_json(text).or_else(|json_error| yaml::parse(text).map_err(|_| json_error))?
         } else {
-            parse_yaml(text)?
+            yaml::parse(text)?
         };
         template.validate()?;
         Ok(template)
@@ -133,12 +153,24 @@ impl Template {
     }
 
     fn validate(&self) -> Result<(), TemplateError> {
-        let err = |pointer: &str, message: String| TemplateError::at(self.line_of(pointer), None, message);
+        let err = |pointer: &str, message: String| {
+            TemplateError::at(self.line_of(pointer), None, message)
+        };
         let Some(top) = self.value.as_object() else {
             return Err(err("", "a template must be a mapping with a `Resources` section".into()));
         };
         // SAM's `Globals` is a section of templates that the SAM transform expands.
-        let sam = top.get("Transform").is_some_and(|t| t.as_str().map_or_else(|| t.as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("AWS::Serverless")))), |x| x.starts_with("AWS::Serverless")));
+        let sam = top.get("Transform").is_some_and(|t| {
+            t.as_str().map_or_else(
+                || {
+                    t.as_array().is_some_and(|a| {
+                        a.iter()
+                            .any(|x| x.as_str().is_some_and(|x| x.starts_with("AWS::Serverless")))
+                    })
+                },
+                |x| x.starts_with("AWS::Serverless"),
+            )
+        });
         for key in top.keys() {
             if key == "Globals" && !sam {
                 return Err(err("/Globals", "`Globals` is a section of SAM templates: add `Transform: AWS::Serverless-2016-10-31`".into()));
@@ -149,10 +181,15 @@ impl Template {
                     .find(|k| strsim::jaro_winkler(key, k) >= 0.85)
                     .map(|k| format!("; did you mean `{k}`?"))
                     .unwrap_or_default();
-                return Err(err(&format!("/{key}"), format!("unknown top-level section `{key}`{hint}")));
+                return Err(err(
+                    &format!("/{key}"),
+                    format!("unknown top-level section `{key}`{hint}"),
+                ));
             }
         }
-        for section in ["Parameters", "Mappings", "Conditions", "Outputs", "Resources", "Rules", "Metadata"] {
+        for section in
+            ["Parameters", "Mappings", "Conditions", "Outputs", "Resources", "Rules", "Metadata"]
+        {
             if top.get(section).is_some_and(|v| !v.is_object()) {
                 return Err(err(&format!("/{section}"), format!("`{section}` must be a mapping")));
             }
@@ -167,15 +204,28 @@ impl Template {
                 continue;
             }
             if id.is_empty() || id.len() > 255 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(err(&at, format!("logical id `{id}` must be 1 to 255 ASCII letters and digits")));
+                return Err(err(
+                    &at,
+                    format!("logical id `{id}` must be 1 to 255 ASCII letters and digits"),
+                ));
             }
             match resource.get("Type") {
                 Some(Value::String(t)) if !t.is_empty() => {}
-                Some(_) => return Err(err(&format!("{at}/Type"), format!("resource `{id}`: `Type` must be a string such as `AWS::SQS::Queue`"))),
+                Some(_) => {
+                    return Err(err(
+                        &format!("{at}/Type"),
+                        format!(
+                            "resource `{id}`: `Type` must be a string such as `AWS::SQS::Queue`"
+                        ),
+                    ));
+                }
                 None => return Err(err(&at, format!("resource `{id}` has no `Type`"))),
             }
             if resource.get("Properties").is_some_and(|p| !p.is_object()) {
-                return Err(err(&format!("{at}/Properties"), format!("resource `{id}`: `Properties` must be a mapping")));
+                return Err(err(
+                    &format!("{at}/Properties"),
+                    format!("resource `{id}`: `Properties` must be a mapping"),
+                ));
             }
         }
         Ok(())
@@ -203,7 +253,9 @@ pub fn resources_mut(template: &mut Value) -> Vec<(&String, &mut Value)> {
         for (key, value) in map.iter_mut() {
             if !is_for_each(key) {
                 out.push((key, value));
-            } else if let Some(Value::Object(fragment)) = value.as_array_mut().and_then(|a| a.get_mut(2)) {
+            } else if let Some(Value::Object(fragment)) =
+                value.as_array_mut().and_then(|a| a.get_mut(2))
+            {
                 collect(fragment, out);
             }
         }
@@ -235,504 +287,13 @@ pub fn escape_pointer(segment: &str) -> String {
 fn parse_json(text: &str) -> Result<Template, TemplateError> {
     match serde_json::from_str(text) {
         Ok(value) => Ok(Template { value, lines: HashMap::new() }),
-        Err(e) => Err(TemplateError::at(Some(e.line()), Some(e.column()), format!("invalid JSON: {e}"))),
-    }
-}
-
-fn parse_yaml(text: &str) -> Result<Template, TemplateError> {
-    let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        let m = e.marker();
-        return Err(TemplateError::at(Some(m.line()), Some(m.col() + 1), format!("invalid YAML: {}", e.info())));
-    }
-    if let Some(e) = builder.error {
-        return Err(e);
-    }
-    // A block scalar (`|`, `>`) that ends the file without a final line break has none in its
-    // value (PyYAML, and so cfn-lint, read it so); yaml-rust2 adds one.
-    let last_line = text.rsplit('\n').next().unwrap_or_default().trim();
-    if !text.ends_with('\n')
-        && !last_line.is_empty()
-        && !last_line.starts_with('#')
-        && let Some(pointer) = builder.last_block.take()
-        && let Some(Value::String(s)) = builder.documents.last_mut().and_then(|d| d.pointer_mut(&pointer))
-        && s.ends_with('\n')
-    {
-        s.pop();
-    }
-    match builder.documents.len() {
-        0 => Err(TemplateError::at(None, None, "the template is empty")),
-        1 => Ok(Template { value: builder.documents.pop().unwrap_or(Value::Null), lines: builder.lines }),
-        _ => Err(TemplateError::at(builder.second_document_line, None, "a template is one YAML document; remove the second `---`")),
-    }
-}
-
-enum Frame {
-    Seq { items: Vec<Value>, tag: Option<Tag>, anchor: usize, line: usize },
-    Map { map: Map<String, Value>, key: Option<String>, tag: Option<Tag>, anchor: usize, line: usize },
-}
-
-#[derive(Default)]
-struct Builder {
-    stack: Vec<Frame>,
-    /// JSON pointer of each open container, parallel to `stack`.
-    path: Vec<String>,
-    documents: Vec<Value>,
-    /// The weight of each open container so far, parallel to `stack`.
-    weights: Vec<Weight>,
-    anchors: HashMap<usize, (Value, Weight)>,
-    lines: HashMap<String, usize>,
-    /// Everything materialized so far, aliases' copies included.
-    total: Weight,
-    error: Option<TemplateError>,
-    second_document_line: Option<usize>,
-    /// The pointer of the last node, when it is a block scalar (`|`, `>`): see [`parse_yaml`].
-    last_block: Option<String>,
-}
-
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(e) = self.event(event, mark) {
-            self.error = Some(e);
+        Err(e) => {
+            Err(TemplateError::at(Some(e.line()), Some(e.column()), format!("invalid JSON: {e}")))
         }
     }
 }
 
-impl Builder {
-    fn event(&mut self, event: Event, mark: Marker) -> Result<(), TemplateError> {
-        let line = mark.line();
-        let at = |m: &str| TemplateError::at(Some(line), Some(mark.col() + 1), m.to_owned());
-        match event {
-            Event::DocumentStart if !self.documents.is_empty() && self.second_document_line.is_none() => {
-                self.second_document_line = Some(line);
-            }
-            Event::Scalar(text, style, anchor, tag) => {
-                if self.expecting_key() {
-                    if tag.is_some() && !is_str_tag(tag.as_ref()) {
-                        return Err(at("a mapping key cannot be tagged"));
-                    }
-                    return self.key(text, line);
-                }
-                let weight = Weight { nodes: 1, bytes: text.len() };
-                self.charge(weight, line)?;
-                let block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded) && tag.is_none();
-                let value = scalar(text, style, tag.as_ref()).map_err(|m| at(&m))?;
-                let pointer = self.child_pointer();
-                self.value(value, anchor, weight, line)?;
-                self.last_block = block.then_some(pointer);
-            }
-            Event::SequenceStart(anchor, tag) => {
-                self.last_block = None;
-                self.open(line)?;
-                self.stack.push(Frame::Seq { items: Vec::new(), tag, anchor, line });
-            }
-            Event::MappingStart(anchor, tag) => {
-                self.last_block = None;
-                self.open(line)?;
-                self.stack.push(Frame::Map { map: Map::new(), key: None, tag, anchor, line });
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                self.path.pop();
-                let weight = self.weights.pop().unwrap_or_default();
-                let (value, tag, anchor, line) = match self.stack.pop() {
-                    Some(Frame::Seq { items, tag, anchor, line }) => (Value::Array(items), tag, anchor, line),
-                    Some(Frame::Map { map, tag, anchor, line, .. }) => (Value::Object(map), tag, anchor, line),
-                    None => return Err(at("unbalanced YAML")),
-                };
-                let value = apply_tag(value, tag.as_ref()).map_err(|m| TemplateError::at(Some(line), None, m))?;
-                self.value(value, anchor, weight, line)?;
-            }
-            Event::Alias(id) => {
-                if self.expecting_key() {
-                    return Err(at("an alias cannot be a mapping key"));
-                }
-                // Charged before it is copied: the copy is what a bomb would make.
-                let weight = self.anchors.get(&id).map(|(_, w)| *w).ok_or_else(|| at("alias to an unknown anchor"))?;
-                self.charge(weight, line)?;
-                let value = self.anchors.get(&id).map(|(v, _)| v.clone()).unwrap_or_default();
-                self.last_block = None;
-                self.value(value, 0, weight, line)?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn expecting_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
-    }
-
-    /// A key: its line is the line of the node it names (a block mapping starts on its first key's line).
-    fn key(&mut self, key: String, line: usize) -> Result<(), TemplateError> {
-        let weight = Weight { nodes: 0, bytes: key.len() };
-        self.charge(weight, line)?;
-        if let Some(w) = self.weights.last_mut() {
-            w.add(weight);
-        }
-        if let Some(Frame::Map { map, key: slot, .. }) = self.stack.last_mut() {
-            if map.contains_key(&key) {
-                return Err(TemplateError::at(Some(line), None, format!("duplicate key `{key}`")));
-            }
-            *slot = Some(key);
-        }
-        // The key is in its slot: the child pointer is the pointer of the node it names.
-        self.remember_line(self.child_pointer(), line)
-    }
-
-    /// Where a node stood, for errors. Each entry holds its whole path, so paths are charged too:
-    /// a long key above many nodes would otherwise be copied into every one of their paths.
-    fn remember_line(&mut self, pointer: String, line: usize) -> Result<(), TemplateError> {
-        if !self.lines.contains_key(&pointer) {
-            self.charge(Weight { nodes: 0, bytes: pointer.len() }, line)?;
-            self.lines.insert(pointer, line);
-        }
-        Ok(())
-    }
-
-    /// A container starts: it must not be a key, and it opens a path segment. (yaml-rust2 refuses
-    /// nesting past its recursion limit before the stack is at risk.)
-    fn open(&mut self, line: usize) -> Result<(), TemplateError> {
-        if self.expecting_key() {
-            return Err(TemplateError::at(Some(line), None, "a mapping key must be a plain string"));
-        }
-        let weight = Weight { nodes: 1, bytes: 0 };
-        self.charge(weight, line)?;
-        let pointer = self.child_pointer();
-        self.remember_line(pointer.clone(), line)?;
-        self.path.push(pointer);
-        self.weights.push(weight);
-        Ok(())
-    }
-
-    /// Counts what is about to be materialized against the limits.
-    fn charge(&mut self, weight: Weight, line: usize) -> Result<(), TemplateError> {
-        self.total.add(weight);
-        let refuse = |what: String| Err(TemplateError::at(Some(line), None, format!("the template expands to more than {what} (YAML aliases, long keys?); refused")));
-        if self.total.nodes > MAX_NODES {
-            return refuse(format!("{MAX_NODES} nodes"));
-        }
-        if self.total.bytes > MAX_TEXT_BYTES {
-            return refuse(format!("{} MiB of text and paths", MAX_TEXT_BYTES >> 20));
-        }
-        Ok(())
-    }
-
-    fn child_pointer(&self) -> String {
-        let parent = self.path.last().map(String::as_str).unwrap_or("");
-        match self.stack.last() {
-            Some(Frame::Map { key: Some(k), .. }) => format!("{parent}/{}", escape_pointer(k)),
-            Some(Frame::Seq { items, .. }) => format!("{parent}/{}", items.len()),
-            _ => String::new(),
-        }
-    }
-
-    /// A finished node (already charged): remember its anchor and line, and put it in its parent.
-    fn value(&mut self, value: Value, anchor: usize, weight: Weight, line: usize) -> Result<(), TemplateError> {
-        if let Some(w) = self.weights.last_mut() {
-            w.add(weight);
-        }
-        if anchor > 0 {
-            self.anchors.insert(anchor, (value.clone(), weight));
-        }
-        self.remember_line(self.child_pointer(), line)?;
-        match self.stack.last_mut() {
-            Some(Frame::Seq { items, .. }) => items.push(value),
-            Some(Frame::Map { map, key, .. }) => {
-                if let Some(k) = key.take() {
-                    map.insert(k, value);
-                }
-            }
-            None => self.documents.push(value),
-        }
-        Ok(())
-    }
-}
-
-/// Nodes and bytes of scalar text (keys included) of a value.
-#[derive(Debug, Clone, Copy, Default)]
-struct Weight {
-    nodes: usize,
-    bytes: usize,
-}
-
-impl Weight {
-    fn add(&mut self, other: Weight) {
-        self.nodes = self.nodes.saturating_add(other.nodes);
-        self.bytes = self.bytes.saturating_add(other.bytes);
-    }
-}
-
-/// The suffix of a YAML core tag (`!!str`, which yaml-rust2 reports expanded as `tag:yaml.org,2002:str`).
-fn core_tag(tag: &Tag) -> Option<&str> {
-    (tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:").then_some(tag.suffix.as_str())
-}
-
-fn is_str_tag(tag: Option<&Tag>) -> bool {
-    tag.and_then(core_tag) == Some("str")
-}
-
-/// A tagged node becomes its long form: `!Ref x` → `{"Ref": "x"}`, `!Sub [...]` → `{"Fn::Sub": [...]}`.
-fn apply_tag(value: Value, tag: Option<&Tag>) -> Result<Value, String> {
-    let Some(tag) = tag else { return Ok(value) };
-    if let Some(core) = core_tag(tag) {
-        return match (core, &value) {
-            ("map", Value::Object(_)) | ("seq", Value::Array(_)) => Ok(value),
-            (s, _) => Err(format!("tag `!!{s}` does not fit this node")),
-        };
-    }
-    if tag.handle != "!" {
-        return Err(format!("unknown tag `{}{}`", tag.handle, tag.suffix));
-    }
-    let name = tag.suffix.as_str();
-    let mut long = Map::new();
-    match name {
-        "Ref" | "Condition" => {
-            long.insert(name.to_owned(), value);
-        }
-        "GetAtt" => {
-            let value = match value {
-                Value::String(s) => match s.split_once('.') {
-                    Some((resource, attribute)) => Value::Array(vec![resource.into(), attribute.into()]),
-                    None => return Err(format!("`!GetAtt {s}` must name a resource and an attribute: `!GetAtt Resource.Attribute`")),
-                },
-                other => other,
-            };
-            long.insert("Fn::GetAtt".to_owned(), value);
-        }
-        _ if INTRINSICS.contains(&name) => {
-            long.insert(format!("Fn::{name}"), value);
-        }
-        _ => {
-            let hint = INTRINSICS
-                .iter()
-                .chain(["Ref", "Condition"].iter())
-                .find(|k| strsim::jaro_winkler(name, k) >= 0.85)
-                .map(|k| format!("; did you mean `!{k}`?"))
-                .unwrap_or_default();
-            return Err(format!("unknown tag `!{name}`{hint}"));
-        }
-    }
-    Ok(Value::Object(long))
-}
-
-/// A scalar's value. Quoted and intrinsic-tagged scalars are strings. Plain ones are read as
-/// CloudFormation reads them: AWS documents YAML 1.1 for templates, and cfn-lint decodes with
-/// PyYAML's YAML 1.1 resolvers, so `yes`/`no`/`on`/`off` (in the three casings) are booleans, as
-/// `true`/`false` are (`y`/`n` are strings, as in PyYAML). Numbers stay strings where a JSON number
-/// would change the text: `012`, `1.10`, `1e3` (an AWS account id must keep its leading zero; a
-/// version `1.10` is not `1.1`).
-fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    if let Some(tag) = tag {
-        if is_str_tag(Some(tag)) {
-            return Ok(Value::String(text));
-        }
-        if let Some(core) = core_tag(tag) {
-            return match core {
-                "int" | "float" | "bool" | "null" => Ok(plain(text)),
-                s => Err(format!("tag `!!{s}` is not supported in templates")),
-            };
-        }
-        return apply_tag(Value::String(text), Some(tag));
-    }
-    Ok(if style == TScalarStyle::Plain { plain(text) } else { Value::String(text) })
-}
-
-fn plain(text: String) -> Value {
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Value::Bool(true),
-        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Value::Bool(false),
-        _ => {}
-    }
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(&text);
-    let numeric = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'));
-    if numeric && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.")) {
-        if let Ok(i) = text.parse::<i64>() {
-            if i.to_string() == text {
-                return Value::Number(i.into());
-            }
-        } else if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64).filter(|n| n.to_string() == text) {
-            return Value::Number(n);
-        }
-    }
-    Value::String(text)
-}
+mod yaml;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn parse(yaml: &str) -> Value {
-        match Template::parse(&format!("Resources:\n  R:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: {yaml}\n")) {
-            Ok(t) => t.value["Resources"]["R"]["Properties"]["X"].clone(),
-            Err(e) => panic!("{yaml}: {e}"),
-        }
-    }
-
-    #[test]
-    fn a_brace_opens_json_or_a_yaml_flow_mapping() {
-        let flow = Template::parse("{Resources: {Q: {Type: AWS::SQS::Queue, Properties: {Name: !Ref N}}}}").expect("YAML flow style");
-        assert_eq!(flow.value, json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Name": {"Ref": "N"}}}}}));
-        let broken = Template::parse("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\"}}").expect_err("unbalanced");
-        assert!(broken.message.starts_with("invalid JSON"), "{broken}");
-        // A trailing comma is not JSON, but it is YAML, and means the same.
-        let trailing = Template::parse("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\",}}}").expect("YAML flow style");
-        assert_eq!(trailing.value, json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}));
-    }
-
-    #[test]
-    fn every_short_form_becomes_its_long_form() {
-        let cases: &[(&str, Value)] = &[
-            ("!Ref Queue", json!({"Ref": "Queue"})),
-            ("!Sub '${AWS::StackName}-q'", json!({"Fn::Sub": "${AWS::StackName}-q"})),
-            ("!Sub ['${A}-x', {A: !Ref B}]", json!({"Fn::Sub": ["${A}-x", {"A": {"Ref": "B"}}]})),
-            ("!GetAtt Queue.Arn", json!({"Fn::GetAtt": ["Queue", "Arn"]})),
-            ("!GetAtt Db.Endpoint.Address", json!({"Fn::GetAtt": ["Db", "Endpoint.Address"]})),
-            ("!GetAtt [Queue, Arn]", json!({"Fn::GetAtt": ["Queue", "Arn"]})),
-            ("!Join ['-', [a, !Ref B]]", json!({"Fn::Join": ["-", ["a", {"Ref": "B"}]]})),
-            ("!If [IsProd, 5, !Ref AWS::NoValue]", json!({"Fn::If": ["IsProd", 5, {"Ref": "AWS::NoValue"}]})),
-            ("!Equals [!Ref Env, prod]", json!({"Fn::Equals": [{"Ref": "Env"}, "prod"]})),
-            ("!And [!Condition A, !Condition B]", json!({"Fn::And": [{"Condition": "A"}, {"Condition": "B"}]})),
-            ("!Or [!Condition A, !Not [!Condition B]]", json!({"Fn::Or": [{"Condition": "A"}, {"Fn::Not": [{"Condition": "B"}]}]})),
-            ("!Select [0, !GetAZs '']", json!({"Fn::Select": [0, {"Fn::GetAZs": ""}]})),
-            ("!Select [1, !Split [',', !Ref L]]", json!({"Fn::Select": [1, {"Fn::Split": [",", {"Ref": "L"}]}]})),
-            ("!FindInMap [M, !Ref AWS::Region, K]", json!({"Fn::FindInMap": ["M", {"Ref": "AWS::Region"}, "K"]})),
-            ("!Base64 hello", json!({"Fn::Base64": "hello"})),
-            ("!Cidr [10.0.0.0/16, 4, 8]", json!({"Fn::Cidr": ["10.0.0.0/16", 4, 8]})),
-            ("!GetAZs", json!({"Fn::GetAZs": ""})),
-            ("!ImportValue other-stack-QueueArn", json!({"Fn::ImportValue": "other-stack-QueueArn"})),
-            ("!Transform {Name: AWS::Include, Parameters: {Location: s3://b/k}}", json!({"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://b/k"}}})),
-            ("!ToJsonString {a: 1}", json!({"Fn::ToJsonString": {"a": 1}})),
-        ];
-        for (yaml, expected) in cases {
-            assert_eq!(&parse(yaml), expected, "{yaml}");
-        }
-    }
-
-    #[test]
-    fn resources_of_nested_loops_are_resources() {
-        let t = Template::parse(
-            "Transform: AWS::LanguageExtensions\nResources:\n  Plain:\n    Type: AWS::SNS::Topic\n  Fn::ForEach::Envs:\n    - Env\n    - [a, b]\n    - Queue${Env}:\n        Type: AWS::SQS::Queue\n      Fn::ForEach::Kinds:\n        - Kind\n        - [x, y]\n        - Table${Env}${Kind}:\n            Type: AWS::DynamoDB::Table\n",
-        )
-        .unwrap();
-        let ids: Vec<&str> = t.all_resources().into_iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["Plain", "Queue${Env}", "Table${Env}${Kind}"]);
-        assert_eq!(t.loop_resources(), 2);
-        let mut value = t.value.clone();
-        let untagged = crate::check::missing_tags_in(&t);
-        assert_eq!(untagged.len(), 3, "{untagged:?}");
-        use crate::tagging::*;
-        let tags: Vec<(String, String)> = [KEY_APP, KEY_ENV, KEY_BRANCH, KEY_VERSION, KEY_COMMIT, KEY_MANAGED_BY].iter().map(|k| ((*k).to_owned(), "x".to_owned())).collect();
-        let report = inject(&mut value, &tags).unwrap();
-        assert_eq!(report.tagged, 3);
-        let tagged = Template::parse(&value.to_string()).unwrap();
-        assert_eq!(crate::check::missing_tags_in(&tagged), vec![], "nested loop resources are tagged too");
-    }
-
-    #[test]
-    fn a_block_scalar_ending_the_file_keeps_no_line_break_it_does_not_have() {
-        let value = |text: &str| Template::parse(text).unwrap().value["Resources"]["R"]["Properties"]["Code"].clone();
-        let head = "Resources:\n  R:\n    Type: AWS::Lambda::Function\n    Properties:\n      Code: |\n        line one\n        line two";
-        assert_eq!(value(head), json!("line one\nline two"));
-        assert_eq!(value(&format!("{head}\n")), json!("line one\nline two\n"));
-        assert_eq!(value(&format!("{head}\n# end")), json!("line one\nline two\n"));
-        let folded = "Resources:\n  R:\n    Type: AWS::Lambda::Function\n    Properties:\n      Code: >\n        a\n        b";
-        assert_eq!(value(folded), json!("a b"));
-    }
-
-    #[test]
-    fn block_forms_and_scalars() {
-        let t = Template::parse("Resources:\n  R:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Sub\n        - '${X}'\n        - X: !Ref Y\n      B: !If\n        - C\n        - 1\n        - 2\n").unwrap();
-        assert_eq!(t.value["Resources"]["R"]["Properties"]["A"], json!({"Fn::Sub": ["${X}", {"X": {"Ref": "Y"}}]}));
-        assert_eq!(t.value["Resources"]["R"]["Properties"]["B"], json!({"Fn::If": ["C", 1, 2]}));
-        let cases: &[(&str, Value)] = &[
-            ("5", json!(5)),
-            ("-3", json!(-3)),
-            ("0.5", json!(0.5)),
-            ("1.10", json!("1.10")),
-            ("012345678901", json!("012345678901")),
-            ("1e3", json!("1e3")),
-            ("'5'", json!("5")),
-            ("true", json!(true)),
-            ("yes", json!(true)),
-            ("Off", json!(false)),
-            ("NO", json!(false)),
-            ("y", json!("y")),
-            ("'yes'", json!("yes")),
-            ("~", json!(null)),
-            ("!!str 5", json!("5")),
-            ("99999999999999999999", json!("99999999999999999999")),
-        ];
-        for (yaml, expected) in cases {
-            assert_eq!(&parse(yaml), expected, "{yaml}");
-        }
-    }
-
-    #[test]
-    fn json_and_yaml_give_the_same_canonical_form() {
-        let yaml = Template::parse("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub '${AWS::StackName}-q'\n").unwrap();
-        let json = Template::parse(r#"{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-q"}}}}}"#).unwrap();
-        assert_eq!(yaml.to_json(), json.to_json());
-        assert_eq!(yaml.hash(), json.hash());
-        assert!(yaml.to_json().starts_with("{\n  \"AWSTemplateFormatVersion\": \"2010-09-09\",\n  \"Resources\""));
-    }
-
-    #[test]
-    fn errors_point_at_the_rendered_line() {
-        let cases: &[(&str, Option<usize>, &str)] = &[
-            ("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Reff x\n", Some(5), "unknown tag `!Reff`; did you mean `!Ref`?"),
-            ("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Q:\n    Type: AWS::SNS::Topic\n", Some(4), "duplicate key `Q`"),
-            ("Resources:\n  Q:\n    Type: [a\n", Some(4), "invalid YAML"),
-            ("Resources:\n  Q:\n    Properties: {}\n", Some(2), "resource `Q` has no `Type`"),
-            ("Resources:\n  my-queue:\n    Type: AWS::SQS::Queue\n", Some(2), "logical id `my-queue`"),
-            ("Resource:\n  Q:\n    Type: AWS::SQS::Queue\n", Some(1), "did you mean `Resources`?"),
-            ("Description: x\n", Some(1), "no resources"),
-            ("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !GetAtt Queue\n", Some(5), "`!GetAtt Resource.Attribute`"),
-            ("{\"Resources\": {\"Q\": {\"Type\": \"AWS::SQS::Queue\" \"x\"}}}", Some(1), "invalid JSON"),
-            ("Resources: {Q: {Type: AWS::SQS::Queue}}\n---\nResources: {}\n", Some(2), "one YAML document"),
-        ];
-        for (text, line, message) in cases {
-            let e = Template::parse(text).unwrap_err();
-            assert_eq!(e.line, *line, "{text}: {e}");
-            assert!(e.message.contains(message), "{text}: {e}");
-        }
-    }
-
-    #[test]
-    fn alias_bombs_and_deep_nesting_are_refused() {
-        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..8 {
-            bomb.push_str(&format!("{}: &{} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n", (b'a' + i) as char, (b'a' + i) as char, p = (b'a' + i - 1) as char));
-        }
-        let e = Template::parse(&bomb).unwrap_err();
-        assert!(e.message.contains("more than 1000000 nodes"), "{e}");
-        // Few nodes, much text: a 4 KiB string copied 10^4 times is 40 MiB.
-        let mut strings = format!("a: &a \"{}\"\n", "x".repeat(4096));
-        for i in 1..5u8 {
-            strings.push_str(&format!("{}: &{} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n", (b'a' + i) as char, (b'a' + i) as char, p = (b'a' + i - 1) as char));
-        }
-        let e = Template::parse(&strings).unwrap_err();
-        assert!(e.message.contains("more than 32 MiB of text and paths"), "{e}");
-        assert_eq!(e.line, Some(5), "the line whose alias crossed the limit");
-        // No alias at all: a 100 KiB explicit key above 1,000 items is 100 MiB of paths.
-        let long_key = format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nMetadata:\n  ? {}\n  :\n{}", "k".repeat(100 * 1024), "    - 1\n".repeat(1000));
-        let e = Template::parse(&long_key).unwrap_err();
-        assert!(e.message.contains("more than 32 MiB of text and paths"), "{e}");
-        let deep = format!("Resources: {}{}", "[".repeat(300), "]".repeat(300));
-        assert!(Template::parse(&deep).unwrap_err().message.contains("recursion limit"));
-        let deep_json = format!("{{\"Resources\": {}{}}}", "[".repeat(300), "]".repeat(300));
-        assert!(Template::parse(&deep_json).is_err());
-    }
-
-    #[test]
-    fn aliases_within_bounds_are_expanded() {
-        let t = Template::parse("Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties: &p\n      DelaySeconds: 5\n  B:\n    Type: AWS::SQS::Queue\n    Properties: *p\n").unwrap();
-        assert_eq!(t.value["Resources"]["B"]["Properties"], json!({"DelaySeconds": 5}));
-        assert_eq!(t.line_of("/Resources/B/Type"), Some(7));
-    }
-}
+mod tests;

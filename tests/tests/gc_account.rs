@@ -55,7 +55,11 @@ fn scenario(suffix: &str) -> Scenario {
             collect.insert((name.clone(), "branch-gone".to_owned()));
             if i == 0 {
                 for (kind, deletable) in [("s3", true), ("logs", true), ("sqs", true)] {
-                    orphans.insert((format!("{kind}:{name}"), format!("stack-collected:{name}"), deletable));
+                    orphans.insert((
+                        format!("{kind}:{name}"),
+                        format!("stack-collected:{name}"),
+                        deletable,
+                    ));
                 }
             }
         }
@@ -122,25 +126,74 @@ fn scenario(suffix: &str) -> Scenario {
         ("bucket".to_owned(), probe(&format!("c('s3').head_bucket(Bucket='{bucket}')"))),
         ("table".into(), probe("c('dynamodb').describe_table(TableName='orders-old-1')")),
         ("queue".into(), probe("c('sqs').get_queue_url(QueueName='inventory-old-1')")),
-        ("topic".into(), probe("c('sns').get_topic_attributes(TopicArn='arn:aws:sns:us-east-1:123456789012:billing-old-2')")),
-        ("log group".into(), probe("assert c('logs').describe_log_groups(logGroupNamePrefix='/shop/orders-api/old-2')['logGroups']")),
+        (
+            "topic".into(),
+            probe(
+                "c('sns').get_topic_attributes(TopicArn='arn:aws:sns:us-east-1:123456789012:billing-old-2')",
+            ),
+        ),
+        (
+            "log group".into(),
+            probe(
+                "assert c('logs').describe_log_groups(logGroupNamePrefix='/shop/orders-api/old-2')['logGroups']",
+            ),
+        ),
         ("parameter".into(), probe("c('ssm').get_parameter(Name='/shop/inventory/old-2/url')")),
         ("plain parameter".into(), probe("c('ssm').get_parameter(Name='old-url')")),
-        ("retained bucket of a collected stack".into(), probe("assert [b for b in c('s3').list_buckets()['Buckets'] if b['Name'].startswith('billing-gone-0-')]")),
-        ("retained log group of a collected stack".into(), probe("assert c('logs').describe_log_groups(logGroupNamePrefix='inventory-gone-0-')['logGroups']")),
+        (
+            "retained bucket of a collected stack".into(),
+            probe(
+                "assert [b for b in c('s3').list_buckets()['Buckets'] if b['Name'].startswith('billing-gone-0-')]",
+            ),
+        ),
+        (
+            "retained log group of a collected stack".into(),
+            probe(
+                "assert c('logs').describe_log_groups(logGroupNamePrefix='inventory-gone-0-')['logGroups']",
+            ),
+        ),
     ];
     let survivor_probes = vec![
-        ("another app's bucket".to_owned(), probe(&format!("c('s3').head_bucket(Bucket='{twin}')"))),
-        ("unmanaged table".into(), probe("c('dynamodb').describe_table(TableName='billing-old-1-unmanaged')")),
-        ("live table".into(), probe("c('dynamodb').describe_table(TableName='billing-live-1-table')")),
+        (
+            "another app's bucket".to_owned(),
+            probe(&format!("c('s3').head_bucket(Bucket='{twin}')")),
+        ),
+        (
+            "unmanaged table".into(),
+            probe("c('dynamodb').describe_table(TableName='billing-old-1-unmanaged')"),
+        ),
+        (
+            "live table".into(),
+            probe("c('dynamodb').describe_table(TableName='billing-live-1-table')"),
+        ),
         ("live queue".into(), probe("c('sqs').get_queue_url(QueueName='billing-live-0-queue')")),
-        ("untagged topic".into(), probe("c('sns').get_topic_attributes(TopicArn='arn:aws:sns:us-east-1:123456789012:billing-old-2-untagged')")),
-        ("protected log group".into(), probe("assert c('logs').describe_log_groups(logGroupNamePrefix='/shop/billing/production')['logGroups']")),
-        ("protected parameter without its stack".into(), probe("c('ssm').get_parameter(Name='/shop/inventory/production/url')")),
+        (
+            "untagged topic".into(),
+            probe(
+                "c('sns').get_topic_attributes(TopicArn='arn:aws:sns:us-east-1:123456789012:billing-old-2-untagged')",
+            ),
+        ),
+        (
+            "protected log group".into(),
+            probe(
+                "assert c('logs').describe_log_groups(logGroupNamePrefix='/shop/billing/production')['logGroups']",
+            ),
+        ),
+        (
+            "protected parameter without its stack".into(),
+            probe("c('ssm').get_parameter(Name='/shop/inventory/production/url')"),
+        ),
         ("the KMS key left for you".into(), probe("assert c('kms').list_keys()['Keys']")),
     ];
     let names = stacks.iter().map(|s| s["name"].as_str().unwrap_or_default().to_owned()).collect();
-    Scenario { spec: json!({"stacks": stacks, "resources": resources}), collect, orphans, stacks: names, orphan_probes, survivor_probes }
+    Scenario {
+        spec: json!({"stacks": stacks, "resources": resources}),
+        collect,
+        orphans,
+        stacks: names,
+        orphan_probes,
+        survivor_probes,
+    }
 }
 
 /// Creates the scenario's stacks and resources on `moto`.
@@ -228,27 +281,52 @@ fn planned_resources(report: &Value) -> BTreeSet<(String, String, bool)> {
             let stack = r["stack_name"].as_str().unwrap_or_default();
             // Stack-made resources have generated names: the stack's name identifies them.
             let id = match arn.split(':').nth(2).unwrap_or_default() {
-                "s3" | "logs" | "sqs" if arn.contains(&format!("{stack}-")) => format!("{}:{stack}", arn.split(':').nth(2).unwrap_or_default()),
+                "s3" | "logs" | "sqs" if arn.contains(&format!("{stack}-")) => {
+                    format!("{}:{stack}", arn.split(':').nth(2).unwrap_or_default())
+                }
                 "kms" => "kms:key".to_owned(),
                 "s3" => format!("s3:{}", arn.trim_start_matches("arn:aws:s3:::")),
                 _ => arn.rsplit_once(":123456789012:").map_or(arn, |(_, r)| r).to_owned(),
             };
-            (id, format!("{}:{stack}", r["orphan"].as_str().unwrap_or_default()), !r["delete"].is_null())
+            (
+                id,
+                format!("{}:{stack}", r["orphan"].as_str().unwrap_or_default()),
+                !r["delete"].is_null(),
+            )
         })
         .collect()
 }
 
 fn planned_stacks(report: &Value) -> BTreeSet<(String, String)> {
-    report["plan"]["collect"].as_array().expect("collect").iter().map(|c| (c["stack_name"].as_str().unwrap_or_default().to_owned(), c["reason"].as_str().unwrap_or_default().to_owned())).collect()
+    report["plan"]["collect"]
+        .as_array()
+        .expect("collect")
+        .iter()
+        .map(|c| {
+            (
+                c["stack_name"].as_str().unwrap_or_default().to_owned(),
+                c["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 /// The shop with a third app, branches for the live and expired environments, and an `origin`
 /// holding `main` and a branch only it has.
 fn workspace() -> (Repo, tempfile::TempDir) {
     let repo = Repo::from_fixture("shop");
-    repo.write("Cargo.toml", &repo.read("Cargo.toml").replace(r#"members = ["billing", "orders-api"]"#, r#"members = ["billing", "orders-api", "inventory"]"#));
+    repo.write(
+        "Cargo.toml",
+        &repo.read("Cargo.toml").replace(
+            r#"members = ["billing", "orders-api"]"#,
+            r#"members = ["billing", "orders-api", "inventory"]"#,
+        ),
+    );
     repo.write("inventory/Cargo.toml", "[package]\nname = \"inventory\"\nversion = \"0.2.0\"\nedition = \"2024\"\npublish = false\n");
-    repo.write("inventory/src/main.rs", "//! Inventory: counts what is in stock.\n\nfn main() {}\n");
+    repo.write(
+        "inventory/src/main.rs",
+        "//! Inventory: counts what is in stock.\n\nfn main() {}\n",
+    );
     repo.write("inventory/infra/jiti.toml", "[app]\nregion = \"us-east-1\"\n");
     repo.write("inventory/infra/stack.yaml", "Resources:\n  Stock:\n    Type: AWS::SQS::Queue\n");
     repo.commit("inventory app");
@@ -274,7 +352,10 @@ fn collect_the_account(moto: &Moto, endpoint: &str, suffix: &str) {
     // The clone learns of its remote's branches after those environments were deployed.
     repo.git(&["fetch", "-q", "origin"]);
     assert_eq!(all_stacks(moto), s.stacks, "the seeding made every stack");
-    assert!(exists(moto, &s.orphan_probes).iter().all(|(_, e)| *e), "the seeding made every orphan");
+    assert!(
+        exists(moto, &s.orphan_probes).iter().all(|(_, e)| *e),
+        "the seeding made every orphan"
+    );
     let gc = |args: &[&str]| {
         let mut all = vec!["gc", "--endpoint-url", endpoint];
         all.extend_from_slice(args);
@@ -284,20 +365,50 @@ fn collect_the_account(moto: &Moto, endpoint: &str, suffix: &str) {
     let dry = gc(&["--json"]).expect(0).json();
     assert_eq!(planned_stacks(&dry), s.collect, "{:#}", dry["plan"]["collect"]);
     assert_eq!(planned_resources(&dry), s.orphans, "{:#}", dry["plan"]["resources"]);
-    let kept: Vec<&str> = dry["plan"]["kept"].as_array().expect("kept").iter().map(|k| k["stack_name"].as_str().unwrap_or_default()).collect();
+    let kept: Vec<&str> = dry["plan"]["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .map(|k| k["stack_name"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(kept, ["billing-stuck"], "{:#}", dry["plan"]["kept"]);
-    let kept_resources: Vec<&str> = dry["plan"]["kept_resources"].as_array().expect("kept").iter().map(|k| k["arn"].as_str().unwrap_or_default()).collect();
-    assert_eq!(kept_resources, ["arn:aws:ssm:us-east-1:123456789012:parameter/shop/inventory/production/url"]);
+    let kept_resources: Vec<&str> = dry["plan"]["kept_resources"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .map(|k| k["arn"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kept_resources,
+        ["arn:aws:ssm:us-east-1:123456789012:parameter/shop/inventory/production/url"]
+    );
     // Cost of a dry run: one stack listing (67 stacks, moto's pages of 50), one tagging query
     // (about 85 resources, stacks included, in pages of up to 500 tags), and the region of each
     // bucket whose stack is not in the listing (one: the versioned orphan; the others' stacks are
     // listed, so they are judged here without asking).
     let calls = &dry["api_calls"]["by_operation"];
-    let operations = ["CloudFormation.DescribeStacks", "Resource Groups Tagging API.GetResources", "S3.GetBucketLocation"];
-    assert_eq!(calls.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()), Some(operations.map(String::from).to_vec()), "{calls:#}");
-    assert_eq!(operations.map(|o| calls[o]["calls"].as_u64()), [Some(2), Some(1), Some(1)], "{calls:#}");
+    let operations = [
+        "CloudFormation.DescribeStacks",
+        "Resource Groups Tagging API.GetResources",
+        "S3.GetBucketLocation",
+    ];
+    assert_eq!(
+        calls.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        Some(operations.map(String::from).to_vec()),
+        "{calls:#}"
+    );
+    assert_eq!(
+        operations.map(|o| calls[o]["calls"].as_u64()),
+        [Some(2), Some(1), Some(1)],
+        "{calls:#}"
+    );
     // Dependents go first: orders-api imports from billing.
-    let order: Vec<&str> = dry["plan"]["collect"].as_array().expect("collect").iter().map(|c| c["app"].as_str().unwrap_or_default()).collect();
+    let order: Vec<&str> = dry["plan"]["collect"]
+        .as_array()
+        .expect("collect")
+        .iter()
+        .map(|c| c["app"].as_str().unwrap_or_default())
+        .collect();
     let last_orders = order.iter().rposition(|a| *a == "orders-api");
     assert!(last_orders < order.iter().position(|a| *a == "billing"), "{order:?}");
     assert_eq!(all_stacks(moto), s.stacks, "a dry run deletes nothing");
@@ -315,18 +426,30 @@ fn collect_the_account(moto: &Moto, endpoint: &str, suffix: &str) {
     let real = gc(&["--yes", "--json", "--jobs", "8"]).expect(0).json();
     assert_eq!(planned_stacks(&real), s.collect, "--yes executes the same plan");
     assert_eq!(planned_resources(&real), s.orphans, "--yes executes the same plan");
-    assert!(real["deleted"].as_array().expect("deleted").iter().all(|d| d["deleted"] == true), "{:#}", real["deleted"]);
+    assert!(
+        real["deleted"].as_array().expect("deleted").iter().all(|d| d["deleted"] == true),
+        "{:#}",
+        real["deleted"]
+    );
     let removed = real["removed"].as_array().expect("removed");
     assert_eq!(removed.len(), 16, "every deletable orphan, no more: {removed:#?}");
     for r in removed {
         let arn = r["arn"].as_str().unwrap_or_default();
         // The queue of a collected stack goes with its stack; everything else is gc's to delete.
-        let expected = if arn.contains(":sqs:") && arn.contains("-gone-0-") { "already-gone" } else { "deleted" };
+        let expected = if arn.contains(":sqs:") && arn.contains("-gone-0-") {
+            "already-gone"
+        } else {
+            "deleted"
+        };
         assert_eq!(r["outcome"], expected, "{r:#}");
     }
     let after = all_stacks(moto);
     let gone: BTreeSet<String> = s.stacks.difference(&after).cloned().collect();
-    assert_eq!(gone, s.collect.iter().map(|(name, _)| name.clone()).collect(), "exactly the planned stacks are deleted");
+    assert_eq!(
+        gone,
+        s.collect.iter().map(|(name, _)| name.clone()).collect(),
+        "exactly the planned stacks are deleted"
+    );
     assert!(after.is_subset(&s.stacks));
     for (name, alive) in exists(moto, &s.orphan_probes) {
         assert!(!alive, "the orphaned {name} is still there");
@@ -337,7 +460,11 @@ fn collect_the_account(moto: &Moto, endpoint: &str, suffix: &str) {
 
     let again = gc(&["--json"]).expect(0).json();
     assert_eq!(planned_stacks(&again), BTreeSet::new(), "a second pass finds no stack");
-    assert_eq!(planned_resources(&again), [("kms:key".to_owned(), "stack-gone:billing-old-3".to_owned(), false)].into(), "a second pass finds only what is left for you");
+    assert_eq!(
+        planned_resources(&again),
+        [("kms:key".to_owned(), "stack-gone:billing-old-3".to_owned(), false)].into(),
+        "a second pass finds only what is left for you"
+    );
 }
 
 #[test]

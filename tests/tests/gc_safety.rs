@@ -9,7 +9,9 @@ use serde_json::Value;
 
 /// Stacks tagged as environments of `billing` on branches, as deploys tag them.
 fn seed(moto: &Moto, envs: &[(&str, &str)]) {
-    let mut code = String::from("cf = c('cloudformation')\nbody = json.dumps({'Resources': {'Q': {'Type': 'AWS::SQS::Queue'}}})\n");
+    let mut code = String::from(
+        "cf = c('cloudformation')\nbody = json.dumps({'Resources': {'Q': {'Type': 'AWS::SQS::Queue'}}})\n",
+    );
     for (env, branch) in envs {
         code.push_str(&format!(
             "cf.create_stack(StackName='billing-{env}', TemplateBody=body, Tags=[{{'Key': k, 'Value': v}} for k, v in {{'jiti:app': 'billing', 'jiti:env': '{env}', 'jiti:branch': '{branch}', 'jiti:managed-by': 'cargo-jiti'}}.items()])\n"
@@ -25,7 +27,12 @@ fn stacks(moto: &Moto) -> Vec<String> {
 }
 
 fn planned(report: &Value) -> Vec<String> {
-    let mut v: Vec<String> = report["plan"]["collect"].as_array().expect("collect").iter().map(|c| c["stack_name"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut v: Vec<String> = report["plan"]["collect"]
+        .as_array()
+        .expect("collect")
+        .iter()
+        .map(|c| c["stack_name"].as_str().unwrap_or_default().to_owned())
+        .collect();
     v.sort();
     v
 }
@@ -41,7 +48,10 @@ fn a_ci_checkout_of_one_ref_never_judges_other_branches_gone() {
     repo.git(&["remote", "add", "origin", bare]);
     repo.git(&["push", "-q", "origin", "main", "main:feature/a", "main:feature/b"]);
     let moto = Moto::start();
-    seed(&moto, &[("feature-a", "feature/a"), ("feature-b", "feature/b"), ("gone", "feature/gone")]);
+    seed(
+        &moto,
+        &[("feature-a", "feature/a"), ("feature-b", "feature/b"), ("gone", "feature/gone")],
+    );
 
     // A CI job: fetches its own ref only, checks it out detached, names its branch in a variable.
     let ci = Repo::empty();
@@ -50,8 +60,17 @@ fn a_ci_checkout_of_one_ref_never_judges_other_branches_gone() {
     ci.git(&["checkout", "-q", "--detach", "origin/feature/a"]);
     let env = [("GITHUB_REF_NAME", "feature/a")];
     let refused = moto.jiti_env(ci.path(), &["gc", "--yes"], &env).expect(2);
-    assert!(refused.stderr.contains("cannot tell deleted branches") && refused.stderr.contains("HEAD is detached"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("--remote origin"), "the error says what to do: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot tell deleted branches")
+            && refused.stderr.contains("HEAD is detached"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--remote origin"),
+        "the error says what to do: {}",
+        refused.stderr
+    );
     assert_eq!(stacks(&moto), ["billing-feature-a", "billing-feature-b", "billing-gone"]);
 
     // A clone with a remote but no remote-tracking branch at all proves nothing either.
@@ -64,7 +83,8 @@ fn a_ci_checkout_of_one_ref_never_judges_other_branches_gone() {
     assert!(refused.stderr.contains("no remote-tracking branch"), "{}", refused.stderr);
 
     // With the remote listed live, only the branch that is really gone goes.
-    let dry = moto.jiti_env(ci.path(), &["gc", "--remote", "origin", "--json"], &env).expect(0).json();
+    let dry =
+        moto.jiti_env(ci.path(), &["gc", "--remote", "origin", "--json"], &env).expect(0).json();
     assert_eq!(planned(&dry), ["billing-gone"], "{dry:#}");
     moto.jiti_env(ci.path(), &["gc", "--remote", "origin", "--yes"], &env).expect(0);
     assert_eq!(stacks(&moto), ["billing-feature-a", "billing-feature-b"]);
@@ -78,7 +98,10 @@ fn the_branch_a_command_runs_for_is_alive() {
     let moto = Moto::start();
     seed(&moto, &[("feature-ci", "feature/ci"), ("gone", "feature/gone")]);
     repo.git(&["checkout", "-q", "--detach"]);
-    let dry = moto.jiti_env(repo.path(), &["gc", "--json"], &[("GITHUB_REF_NAME", "feature/ci")]).expect(0).json();
+    let dry = moto
+        .jiti_env(repo.path(), &["gc", "--json"], &[("GITHUB_REF_NAME", "feature/ci")])
+        .expect(0)
+        .json();
     assert_eq!(planned(&dry), ["billing-gone"], "{dry:#}");
 }
 
@@ -103,13 +126,30 @@ fn a_stack_redeployed_while_gc_runs_is_judged_again_and_kept() {
     let (gc, _, _) = start_until(&mut cmd, "deleting stack billing-gone-1");
     retag("2999-01-01T00:00:00Z", "b2");
     let report = Run::new(gc.wait_with_output().expect("gc")).expect(0).json();
-    assert_eq!(planned(&report), ["billing-gone-1", "billing-live"], "both were planned: {report:#}");
-    let deleted: Vec<(String, bool, Value)> =
-        report["deleted"].as_array().expect("deleted").iter().map(|d| (d["stack_name"].as_str().unwrap_or_default().to_owned(), d["deleted"].as_bool().unwrap_or(false), d["kept"].clone())).collect();
+    assert_eq!(
+        planned(&report),
+        ["billing-gone-1", "billing-live"],
+        "both were planned: {report:#}"
+    );
+    let deleted: Vec<(String, bool, Value)> = report["deleted"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .map(|d| {
+            (
+                d["stack_name"].as_str().unwrap_or_default().to_owned(),
+                d["deleted"].as_bool().unwrap_or(false),
+                d["kept"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(deleted.len(), 2, "{report:#}");
     assert!(deleted.contains(&("billing-gone-1".to_owned(), true, Value::Null)), "{deleted:?}");
     let kept = deleted.iter().find(|d| d.0 == "billing-live").expect("live");
-    assert!(!kept.1 && kept.2.as_str().is_some_and(|w| w.starts_with("changed since the plan")), "{deleted:?}");
+    assert!(
+        !kept.1 && kept.2.as_str().is_some_and(|w| w.starts_with("changed since the plan")),
+        "{deleted:?}"
+    );
     assert_eq!(stacks(&moto), ["billing-live"]);
 }
 
@@ -124,7 +164,10 @@ fn resources_already_gone_with_their_stack_are_no_failure() {
     repo.git(&["branch", "-q", "-D", "feature/short-lived"]);
     let report = moto.jiti(repo.path(), &["gc", "--yes", "--json"]).expect(0).json();
     let removed = report["removed"].as_array().expect("removed");
-    assert!(removed.iter().any(|r| r["arn"].as_str().is_some_and(|a| a.starts_with("arn:aws:s3:::"))), "the bucket was planned: {report:#}");
+    assert!(
+        removed.iter().any(|r| r["arn"].as_str().is_some_and(|a| a.starts_with("arn:aws:s3:::"))),
+        "the bucket was planned: {report:#}"
+    );
     for r in removed {
         assert!(r["outcome"] == "already-gone" || r["outcome"] == "deleted", "{r:#}");
         assert_eq!(r["error"], Value::Null, "{r:#}");
@@ -141,14 +184,30 @@ fn a_protected_environment_stays_protected_after_it_is_renamed() {
     assert_eq!(tags["jiti:protected"], "true", "{tags:#}");
     // The team renames `production` to `prod`: the old stack is no environment of jiti.toml now.
     let path = "billing/infra/jiti.toml";
-    repo.write(path, &repo.read(path).replace("[environments.protected.production]", "[environments.protected.prod]").replace("[environments.protected.production.params]", "[environments.protected.prod.params]"));
+    repo.write(
+        path,
+        &repo
+            .read(path)
+            .replace("[environments.protected.production]", "[environments.protected.prod]")
+            .replace(
+                "[environments.protected.production.params]",
+                "[environments.protected.prod.params]",
+            ),
+    );
     repo.commit("production is called prod now");
     std::thread::sleep(Duration::from_secs(2));
-    let report = moto.jiti(repo.path(), &["gc", "--yes", "--max-age", "1s", "--json"]).expect(0).json();
+    let report =
+        moto.jiti(repo.path(), &["gc", "--yes", "--max-age", "1s", "--json"]).expect(0).json();
     assert_eq!(planned(&report), Vec::<String>::new(), "{report:#}");
     let kept = report["plan"]["kept"].as_array().expect("kept");
-    assert!(kept.iter().any(|k| k["stack_name"] == "billing-production" && k["why"].as_str().is_some_and(|w| w.contains("jiti:protected"))), "{report:#}");
-    let destroy = moto.jiti(repo.path(), &["destroy", "-p", "billing", "--env", "production", "--yes"]).expect(2);
+    assert!(
+        kept.iter().any(|k| k["stack_name"] == "billing-production"
+            && k["why"].as_str().is_some_and(|w| w.contains("jiti:protected"))),
+        "{report:#}"
+    );
+    let destroy = moto
+        .jiti(repo.path(), &["destroy", "-p", "billing", "--env", "production", "--yes"])
+        .expect(2);
     assert!(destroy.stdout.contains("protected environment"), "{}", destroy.stdout);
     assert_eq!(stacks(&moto), ["billing-production"]);
 }
@@ -160,7 +219,10 @@ fn branches_whose_names_tags_cannot_hold_are_told_apart() {
     let moto = Moto::start();
     moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0);
     let envs = moto.jiti(repo.path(), &["envs", "--json"]).expect(0).json();
-    assert_eq!(envs["environments"][0]["branch"], "fix#123", "the real name, not the tag's `fix_123`: {envs:#}");
+    assert_eq!(
+        envs["environments"][0]["branch"], "fix#123",
+        "the real name, not the tag's `fix_123`: {envs:#}"
+    );
     // `fix#123` is deleted; a branch `fix_123` (the same tag value) is made.
     repo.git(&["checkout", "-q", "-b", "fix_123"]);
     repo.git(&["branch", "-q", "-D", "fix#123"]);
@@ -179,20 +241,37 @@ fn an_environment_its_dependents_still_use_is_neither_collected_nor_destroyed_al
     // orders-api imports billing's exports.
     moto.jiti(repo.path(), &["deploy", "--method", "direct"]).expect(0);
     let refused = moto.jiti(repo.path(), &["destroy", "-p", "billing", "--yes"]).expect(2);
-    assert!(refused.stdout.contains("`orders-api` (orders-api-feature-deps") && refused.stdout.contains("depends on it"), "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("`orders-api` (orders-api-feature-deps")
+            && refused.stdout.contains("depends on it"),
+        "{}",
+        refused.stdout
+    );
     assert_eq!(stacks(&moto).len(), 2);
 
     repo.git(&["checkout", "-q", "main"]);
     repo.git(&["branch", "-q", "-D", "feature/deps"]);
-    let only = moto.jiti(repo.path(), &["gc", "--app", "billing", "--yes", "--json"]).expect(0).json();
+    let only =
+        moto.jiti(repo.path(), &["gc", "--app", "billing", "--yes", "--json"]).expect(0).json();
     assert_eq!(planned(&only), Vec::<String>::new(), "{only:#}");
     let kept = only["plan"]["kept"].as_array().expect("kept");
-    assert!(kept.iter().any(|k| k["app"] == "billing" && k["why"].as_str().is_some_and(|w| w.contains("orders-api-feature-deps") && w.contains("depends on it"))), "{only:#}");
+    assert!(
+        kept.iter().any(|k| k["app"] == "billing"
+            && k["why"].as_str().is_some_and(
+                |w| w.contains("orders-api-feature-deps") && w.contains("depends on it")
+            )),
+        "{only:#}"
+    );
     assert_eq!(stacks(&moto).len(), 2);
 
     // Without --app both go, the dependent first.
     let all = moto.jiti(repo.path(), &["gc", "--yes", "--json"]).expect(0).json();
-    let order: Vec<&str> = all["deleted"].as_array().expect("deleted").iter().map(|d| d["app"].as_str().unwrap_or_default()).collect();
+    let order: Vec<&str> = all["deleted"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .map(|d| d["app"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(order, ["orders-api", "billing"], "{all:#}");
     assert_eq!(stacks(&moto), Vec::<String>::new());
 }
@@ -201,16 +280,26 @@ fn an_environment_its_dependents_still_use_is_neither_collected_nor_destroyed_al
 fn environments_of_every_configured_region_are_seen_and_a_bucket_is_judged_in_its_own() {
     let repo = Repo::from_fixture("shop");
     let path = "billing/infra/jiti.toml";
-    repo.write(path, &repo.read(path).replace("[environments.ephemeral]\n", "[environments.ephemeral]\nregion = \"us-west-2\"\n"));
+    repo.write(
+        path,
+        &repo.read(path).replace(
+            "[environments.ephemeral]\n",
+            "[environments.ephemeral]\nregion = \"us-west-2\"\n",
+        ),
+    );
     repo.commit("branch environments of billing live in us-west-2");
     let moto = Moto::start();
     let mut live_bucket = String::new();
     for branch in ["feature/west", "feature/west-gone"] {
         repo.git(&["checkout", "-q", "-b", branch, "main"]);
-        let report = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+        let report = moto
+            .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+            .expect(0)
+            .json();
         assert_eq!(report["apps"][0]["region"], "us-west-2");
         if branch == "feature/west" {
-            live_bucket = report["apps"][0]["outputs"]["ArchiveBucket"].as_str().expect("bucket").to_owned();
+            live_bucket =
+                report["apps"][0]["outputs"]["ArchiveBucket"].as_str().expect("bucket").to_owned();
         }
     }
     repo.git(&["checkout", "-q", "main"]);
@@ -218,17 +307,32 @@ fn environments_of_every_configured_region_are_seen_and_a_bucket_is_judged_in_it
 
     // From main (production is in us-east-1), both are seen, in their region.
     let envs = moto.jiti(repo.path(), &["envs", "-p", "billing", "--json"]).expect(0).json();
-    let regions: Vec<&str> = envs["regions"].as_array().expect("regions").iter().map(|r| r["region"].as_str().unwrap_or_default()).collect();
+    let regions: Vec<&str> = envs["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .map(|r| r["region"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(regions, ["us-east-1", "us-west-2"], "{envs:#}");
     assert_eq!(envs["environments"].as_array().map(Vec::len), Some(2), "{envs:#}");
 
     let report = moto.jiti(repo.path(), &["gc", "--yes", "--json"]).expect(0).json();
-    let planned: Vec<&str> = report["plan"]["collect"].as_array().expect("collect").iter().map(|c| c["environment"].as_str().unwrap_or_default()).collect();
+    let planned: Vec<&str> = report["plan"]["collect"]
+        .as_array()
+        .expect("collect")
+        .iter()
+        .map(|c| c["environment"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(planned.len(), 1, "{report:#}");
     assert!(planned[0].starts_with("feature-west-gone"), "{report:#}");
     // The live environment's bucket (listed by the Tagging API of every region on the emulator)
     // is judged against us-west-2's stacks, where its stack lives: kept.
-    let removed: Vec<&str> = report["removed"].as_array().expect("removed").iter().filter_map(|r| r["arn"].as_str()).collect();
+    let removed: Vec<&str> = report["removed"]
+        .as_array()
+        .expect("removed")
+        .iter()
+        .filter_map(|r| r["arn"].as_str())
+        .collect();
     assert!(!removed.iter().any(|a| a.ends_with(&live_bucket)), "{report:#}");
     let exists = moto.boto3(&format!("print(json.dumps('{live_bucket}' in [b['Name'] for b in c('s3').list_buckets()['Buckets']]))"));
     assert_eq!(exists, true, "the live environment's bucket was deleted");

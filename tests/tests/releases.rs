@@ -1,22 +1,24 @@
 //! Infra versioned with the app on moto: the release ledger, history, coordinated rollback from
 //! git, verify-then-rollback, and what rollback refuses.
 
-use jiti_tests::{Repo, moto};
+use jiti_tests::{Repo, moto, shop_on};
 use serde_json::Value;
-
-fn shop_on(branch: &str) -> Repo {
-    let repo = Repo::from_fixture("shop");
-    repo.git(&["checkout", "-q", "-b", branch]);
-    repo
-}
 
 fn bump_billing(repo: &Repo, version: &str, visibility: u32, message: &str) {
     let manifest = repo.read("billing/Cargo.toml");
-    let old = manifest.lines().find(|l| l.starts_with("version = ")).expect("a version line").to_owned();
+    let old =
+        manifest.lines().find(|l| l.starts_with("version = ")).expect("a version line").to_owned();
     repo.write("billing/Cargo.toml", &manifest.replace(&old, &format!("version = \"{version}\"")));
     let config = repo.read("billing/infra/jiti.toml");
-    let line = config.lines().find(|l| l.starts_with("visibility_timeout = ")).expect("visibility").to_owned();
-    repo.write("billing/infra/jiti.toml", &config.replace(&line, &format!("visibility_timeout = {visibility}")));
+    let line = config
+        .lines()
+        .find(|l| l.starts_with("visibility_timeout = "))
+        .expect("visibility")
+        .to_owned();
+    repo.write(
+        "billing/infra/jiti.toml",
+        &config.replace(&line, &format!("visibility_timeout = {visibility}")),
+    );
     repo.commit(message);
 }
 
@@ -25,7 +27,9 @@ fn stack_tags(stack: &str) -> Value {
 }
 
 fn deployed_template(stack: &str) -> Value {
-    let body = moto().boto3(&format!("print(json.dumps(c('cloudformation').get_template(StackName={stack:?})['TemplateBody']))"));
+    let body = moto().boto3(&format!(
+        "print(json.dumps(c('cloudformation').get_template(StackName={stack:?})['TemplateBody']))"
+    ));
     match body {
         Value::String(text) => serde_json::from_str(&text).expect("template JSON"),
         other => other,
@@ -42,19 +46,35 @@ fn rollback_brings_back_app_and_infra_of_an_earlier_commit() {
     let repo = shop_on("feature/rollback");
     let moto = moto();
     let commit_a = repo.git(&["rev-parse", "HEAD"]);
-    let first = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+    let first = moto
+        .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+        .expect(0)
+        .json();
     let stack = first["apps"][0]["stack_name"].as_str().expect("stack").to_owned();
-    let release_1 = first["apps"][0]["release"]["id"].as_str().expect("release recorded").to_owned();
-    let template_a: Value = serde_json::from_str(&repo.jiti(&["render", "-p", "billing", "--stdout"]).expect(0).stdout).expect("json");
+    let release_1 =
+        first["apps"][0]["release"]["id"].as_str().expect("release recorded").to_owned();
+    let template_a: Value =
+        serde_json::from_str(&repo.jiti(&["render", "-p", "billing", "--stdout"]).expect(0).stdout)
+            .expect("json");
 
     bump_billing(&repo, "0.4.0", 99, "billing 0.4.0: longer visibility");
     let commit_b = repo.git(&["rev-parse", "HEAD"]);
-    let second = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
-    let release_2 = second["apps"][0]["release"]["id"].as_str().expect("release recorded").to_owned();
+    let second = moto
+        .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+        .expect(0)
+        .json();
+    let release_2 =
+        second["apps"][0]["release"]["id"].as_str().expect("release recorded").to_owned();
     assert_eq!(stack_tags(&stack)["jiti:version"], "0.4.0");
 
     let status_before = repo.git(&["status", "--porcelain"]);
-    let run = moto.jiti(repo.path(), &["rollback", "-p", "billing", "--steps", "1", "--method", "direct", "--json"]).expect(0).json();
+    let run = moto
+        .jiti(
+            repo.path(),
+            &["rollback", "-p", "billing", "--steps", "1", "--method", "direct", "--json"],
+        )
+        .expect(0)
+        .json();
     assert_eq!(run["to"]["id"], release_1.as_str());
     assert_eq!(run["result"]["result"], "updated");
 
@@ -76,12 +96,23 @@ fn rollback_brings_back_app_and_infra_of_an_earlier_commit() {
     assert_eq!(releases[0]["commit"], commit_a.as_str());
     assert_eq!(releases[1]["id"], release_2.as_str());
     assert_eq!(releases[2]["id"], release_1.as_str());
-    assert!(releases.iter().all(|r| r["deployed_by"]["aws"].as_str().is_some_and(|a| a.starts_with("arn:aws:"))), "{releases:#?}");
+    assert!(
+        releases
+            .iter()
+            .all(|r| r["deployed_by"]["aws"].as_str().is_some_and(|a| a.starts_with("arn:aws:"))),
+        "{releases:#?}"
+    );
     let table = moto.jiti(repo.path(), &["history", "-p", "billing"]).expect(0);
     assert!(table.stdout.contains(&format!("(rollback of {release_2})")), "{}", table.stdout);
 
     // Rolling back to what is deployed already changes nothing.
-    let again = moto.jiti(repo.path(), &["rollback", "-p", "billing", "--to", "0.3.1", "--method", "direct", "--json"]).expect(0).json();
+    let again = moto
+        .jiti(
+            repo.path(),
+            &["rollback", "-p", "billing", "--to", "0.3.1", "--method", "direct", "--json"],
+        )
+        .expect(0)
+        .json();
     assert_eq!(again["result"]["result"], "up-to-date");
     assert_eq!(history(&repo).len(), 3);
 }
@@ -94,17 +125,29 @@ fn a_failing_verify_rolls_the_environment_back() {
     repo.write("billing/infra/jiti.toml", &config);
     repo.commit("verify billing");
     let commit_a = repo.git(&["rev-parse", "HEAD"]);
-    let first = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+    let first = moto
+        .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(first["apps"][0]["verify"]["success"], true, "{first:#}");
     let stack = first["apps"][0]["stack_name"].as_str().expect("stack").to_owned();
 
-    let broken = repo.read("billing/infra/jiti.toml").replace("verify = \"test -n", "verify = \"echo health check failed >&2; exit 1; test -n");
+    let broken = repo
+        .read("billing/infra/jiti.toml")
+        .replace("verify = \"test -n", "verify = \"echo health check failed >&2; exit 1; test -n");
     repo.write("billing/infra/jiti.toml", &broken);
     bump_billing(&repo, "0.5.0", 30, "billing 0.5.0 with a failing health check");
-    let run = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(1);
+    let run = moto
+        .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+        .expect(1);
     let report = run.json();
     assert_eq!(report["apps"][0]["result"], "verify-failed");
-    assert!(report["apps"][0]["verify"]["output"].as_str().is_some_and(|o| o.contains("health check failed")), "{report:#}");
+    assert!(
+        report["apps"][0]["verify"]["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("health check failed")),
+        "{report:#}"
+    );
     assert_eq!(report["rollbacks"][0]["result"], "updated");
     assert!(run.stderr.contains("verify failed: rolling back to release"), "{}", run.stderr);
 
@@ -118,7 +161,13 @@ fn a_failing_verify_rolls_the_environment_back() {
 
     // --no-rollback leaves the failed release in place.
     bump_billing(&repo, "0.5.1", 31, "billing 0.5.1");
-    let run = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--no-rollback", "--json"]).expect(1).json();
+    let run = moto
+        .jiti(
+            repo.path(),
+            &["deploy", "-p", "billing", "--method", "direct", "--no-rollback", "--json"],
+        )
+        .expect(1)
+        .json();
     assert_eq!(run["rollbacks"], serde_json::json!([]));
     assert_eq!(stack_tags(&stack)["jiti:version"], "0.5.1");
 }
@@ -129,12 +178,21 @@ fn rollback_refuses_what_it_cannot_do_and_changes_nothing() {
     let moto = moto();
     let nothing = moto.jiti(repo.path(), &["rollback", "-p", "billing", "--steps", "1"]).expect(2);
     assert!(nothing.stderr.contains("has no release in environment"), "{}", nothing.stderr);
-    let first = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+    let first = moto
+        .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+        .expect(0)
+        .json();
     let stack = first["apps"][0]["stack_name"].as_str().expect("stack").to_owned();
     let env = first["apps"][0]["environment"].as_str().expect("env").to_owned();
 
-    let unknown = moto.jiti(repo.path(), &["rollback", "-p", "billing", "--to", "deadbeef"]).expect(2);
-    assert!(unknown.stderr.contains("no release of app `billing` in environment") && unknown.stderr.contains("`deadbeef`"), "{}", unknown.stderr);
+    let unknown =
+        moto.jiti(repo.path(), &["rollback", "-p", "billing", "--to", "deadbeef"]).expect(2);
+    assert!(
+        unknown.stderr.contains("no release of app `billing` in environment")
+            && unknown.stderr.contains("`deadbeef`"),
+        "{}",
+        unknown.stderr
+    );
 
     // A release whose commit is no longer in the repository: say to fetch it.
     bump_billing(&repo, "0.6.0", 45, "to be forgotten");
@@ -144,11 +202,18 @@ fn rollback_refuses_what_it_cannot_do_and_changes_nothing() {
     repo.git(&["reflog", "expire", "--expire=now", "--all"]);
     repo.git(&["gc", "-q", "--prune=now"]);
     let tags_before = stack_tags(&stack);
-    let missing = moto.jiti(repo.path(), &["rollback", "-p", "billing", "--to", &gone[..10]]).expect(2);
-    assert!(missing.stderr.contains(&format!("commit `{}` is not in the repository", gone)) && missing.stderr.contains("fetch it"), "{}", missing.stderr);
+    let missing =
+        moto.jiti(repo.path(), &["rollback", "-p", "billing", "--to", &gone[..10]]).expect(2);
+    assert!(
+        missing.stderr.contains(&format!("commit `{}` is not in the repository", gone))
+            && missing.stderr.contains("fetch it"),
+        "{}",
+        missing.stderr
+    );
 
     // A release whose infra no longer parses (a key this version of cargo-jiti does not know).
-    let config = repo.read("billing/infra/jiti.toml").replace("[app]\n", "[app]\nlegacy_flag = true\n");
+    let config =
+        repo.read("billing/infra/jiti.toml").replace("[app]\n", "[app]\nlegacy_flag = true\n");
     repo.write("billing/infra/jiti.toml", &config);
     repo.commit("an infra cargo-jiti no longer reads");
     let bad = repo.git(&["rev-parse", "HEAD"]);
@@ -163,17 +228,26 @@ fn rollback_refuses_what_it_cannot_do_and_changes_nothing() {
         record.to_string()
     ));
     let invalid = moto.jiti(repo.path(), &["rollback", "-p", "billing", "--to", "0.0.9"]).expect(2);
-    assert!(invalid.stderr.contains("the infra of app `billing` at commit") && invalid.stderr.contains("is not valid") && invalid.stderr.contains("unknown field `legacy_flag`"), "{}", invalid.stderr);
+    assert!(
+        invalid.stderr.contains("the infra of app `billing` at commit")
+            && invalid.stderr.contains("is not valid")
+            && invalid.stderr.contains("unknown field `legacy_flag`"),
+        "{}",
+        invalid.stderr
+    );
     assert_eq!(stack_tags(&stack), tags_before, "a refused rollback changed the stack");
 }
 
 #[test]
 fn concurrent_deploys_of_two_environments_are_both_recorded() {
     let moto = moto();
-    let repos: Vec<Repo> = ["feature/concurrent-a", "feature/concurrent-b"].iter().map(|b| shop_on(b)).collect();
+    let repos: Vec<Repo> =
+        ["feature/concurrent-a", "feature/concurrent-b"].iter().map(|b| shop_on(b)).collect();
     std::thread::scope(|s| {
         for repo in &repos {
-            s.spawn(|| moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0));
+            s.spawn(|| {
+                moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct"]).expect(0)
+            });
         }
     });
     for repo in &repos {
@@ -187,14 +261,34 @@ fn concurrent_deploys_of_two_environments_are_both_recorded() {
 fn uncommitted_changes_never_reach_production_unasked() {
     let repo = Repo::from_fixture("shop");
     repo.with_unique_stack_prefix('d');
-    repo.write("billing/infra/stack.yaml", &repo.read("billing/infra/stack.yaml").replace("VisibilityTimeout", "DelaySeconds: 1\n      VisibilityTimeout"));
+    repo.write(
+        "billing/infra/stack.yaml",
+        &repo
+            .read("billing/infra/stack.yaml")
+            .replace("VisibilityTimeout", "DelaySeconds: 1\n      VisibilityTimeout"),
+    );
     let moto = moto();
     let refused = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--yes"]).expect(2);
-    assert!(refused.stderr.contains("refusing to deploy uncommitted changes to the protected environment of billing"), "{}", refused.stderr);
-    let report = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--yes", "--allow-dirty", "--method", "direct", "--json"]).expect(0).json();
+    assert!(
+        refused.stderr.contains(
+            "refusing to deploy uncommitted changes to the protected environment of billing"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let report = moto
+        .jiti(
+            repo.path(),
+            &["deploy", "-p", "billing", "--yes", "--allow-dirty", "--method", "direct", "--json"],
+        )
+        .expect(0)
+        .json();
     assert_eq!(report["apps"][0]["release"]["dirty"], true);
     // Ephemeral environments take uncommitted changes, recorded as dirty.
     repo.git(&["checkout", "-q", "-b", "feature/dirty"]);
-    let report = moto.jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"]).expect(0).json();
+    let report = moto
+        .jiti(repo.path(), &["deploy", "-p", "billing", "--method", "direct", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(report["apps"][0]["release"]["dirty"], true);
 }

@@ -7,14 +7,26 @@ use serde_json::Value;
 /// The jiti tags of a rendered resource, whatever its tag shape.
 fn tags_of(resource: &Value) -> Vec<(String, String)> {
     match &resource["Properties"]["Tags"] {
-        Value::Array(list) => list.iter().map(|t| (t["Key"].as_str().unwrap_or_default().to_owned(), t["Value"].as_str().unwrap_or_default().to_owned())).collect(),
-        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect(),
+        Value::Array(list) => list
+            .iter()
+            .map(|t| {
+                (
+                    t["Key"].as_str().unwrap_or_default().to_owned(),
+                    t["Value"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect(),
         _ => Vec::new(),
     }
 }
 
 fn template(repo: &Repo, env: &str, app: &str) -> Value {
-    serde_json::from_str(&repo.read(&format!("target/jiti/{env}/{app}.template.json"))).expect("template is JSON")
+    serde_json::from_str(&repo.read(&format!("target/jiti/{env}/{app}.template.json")))
+        .expect("template is JSON")
 }
 
 /// Renders the shop on `branch` and checks everything the issue asks of the output.
@@ -23,11 +35,17 @@ fn render_shop(repo: &Repo, branch: &str) -> String {
     let summary = run.json();
     assert_eq!(summary["branch"], branch);
     let apps = summary["apps"].as_array().expect("apps");
-    assert_eq!(apps.iter().map(|a| a["app"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["billing", "orders-api"]);
+    assert_eq!(
+        apps.iter().map(|a| a["app"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        ["billing", "orders-api"]
+    );
     let env = apps[0]["environment"].as_str().expect("environment").to_owned();
     let commit = repo.git(&["rev-parse", "HEAD"]);
 
-    let files: Vec<_> = ["billing", "orders-api"].iter().map(|a| repo.path().join(format!("target/jiti/{env}/{a}.template.json"))).collect();
+    let files: Vec<_> = ["billing", "orders-api"]
+        .iter()
+        .map(|a| repo.path().join(format!("target/jiti/{env}/{a}.template.json")))
+        .collect();
     let findings = cfn_lint(&files, &[]);
     assert!(lint_errors(&findings).is_empty(), "cfn-lint errors on branch {branch}: {findings:#?}");
 
@@ -44,7 +62,10 @@ fn render_shop(repo: &Repo, branch: &str) -> String {
             assert_eq!(get("jiti:version"), Some(version), "{app}/{id}");
             assert_eq!(get("jiti:commit"), Some(commit.as_str()), "{app}/{id}");
             assert_eq!(get("jiti:managed-by"), Some("cargo-jiti"), "{app}/{id}");
-            assert!(get("team").is_some() && get("cost-center") == Some("shop"), "{app}/{id}: [tags] missing");
+            assert!(
+                get("team").is_some() && get("cost-center") == Some("shop"),
+                "{app}/{id}: [tags] missing"
+            );
         }
     }
     // --stdout prints exactly what render writes.
@@ -74,22 +95,39 @@ fn a_feature_branch_gets_its_own_environment_that_leaves_nothing_behind() {
     let repo = Repo::from_fixture("shop");
     repo.git(&["checkout", "-q", "-b", "feature/Login_Page"]);
     let env = render_shop(&repo, "feature/Login_Page");
-    assert!(env.starts_with("feature-login-page-") && env.len() == "feature-login-page-".len() + 8, "{env}");
+    assert!(
+        env.starts_with("feature-login-page-") && env.len() == "feature-login-page-".len() + 8,
+        "{env}"
+    );
     let billing = template(&repo, &env, "billing");
     assert_eq!(billing["Resources"]["InvoiceArchive"]["DeletionPolicy"], "Delete");
     assert_eq!(billing["Resources"]["InvoiceArchive"]["UpdateReplacePolicy"], "Delete");
     let orders = template(&repo, &env, "orders-api");
     assert_eq!(orders["Resources"]["OrdersFunction"]["Properties"]["MemorySize"], 256);
-    assert_eq!(orders["Resources"]["OrdersFunction"]["Properties"]["Environment"]["Variables"]["BILLING_QUEUE_URL"]["Fn::ImportValue"], format!("billing-{env}-QueueUrl"));
+    assert_eq!(
+        orders["Resources"]["OrdersFunction"]["Properties"]["Environment"]["Variables"]["BILLING_QUEUE_URL"]
+            ["Fn::ImportValue"],
+        format!("billing-{env}-QueueUrl")
+    );
     // check says what it rewrote.
     let check = repo.jiti(&["check", "--json"]).expect(0).json();
-    let rewritten: Vec<_> = check["findings"].as_array().expect("findings").iter().filter(|f| f["code"] == "retention-dropped").collect();
+    let rewritten: Vec<_> = check["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "retention-dropped")
+        .collect();
     assert_eq!(rewritten.len(), 2, "{check:#}");
     // Opting out keeps the author's policy.
-    let config = repo.read("billing/infra/jiti.toml").replace("ttl = \"3d\"", "ttl = \"3d\"\nkeep_retained = true");
+    let config = repo
+        .read("billing/infra/jiti.toml")
+        .replace("ttl = \"3d\"", "ttl = \"3d\"\nkeep_retained = true");
     repo.write("billing/infra/jiti.toml", &config);
     repo.jiti(&["render", "-p", "billing"]).expect(0);
-    assert_eq!(template(&repo, &env, "billing")["Resources"]["InvoiceArchive"]["DeletionPolicy"], "Retain");
+    assert_eq!(
+        template(&repo, &env, "billing")["Resources"]["InvoiceArchive"]["DeletionPolicy"],
+        "Retain"
+    );
 }
 
 #[test]
@@ -111,7 +149,13 @@ fn package_selection_follows_cargo() {
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     // Unknown packages name the apps there are.
     let run = repo.jiti(&["render", "-p", "shipping"]).expect(2);
-    assert!(run.stderr.contains("package `shipping` is not in the workspace; its apps are: billing, orders-api"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "package `shipping` is not in the workspace; its apps are: billing, orders-api"
+        ),
+        "{}",
+        run.stderr
+    );
     let run = repo.jiti(&["render", "--stdout"]).expect(2);
     assert!(run.stderr.contains("pick one with -p"), "{}", run.stderr);
 }
@@ -119,11 +163,22 @@ fn package_selection_follows_cargo() {
 #[test]
 fn a_package_without_infra_is_not_an_app() {
     let repo = Repo::from_fixture("shop");
-    repo.write("Cargo.toml", "[workspace]\nresolver = \"3\"\nmembers = [\"billing\", \"orders-api\", \"tools\"]\n");
-    repo.write("tools/Cargo.toml", "[package]\nname = \"tools\"\nversion = \"0.1.0\"\nedition = \"2024\"\n");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"billing\", \"orders-api\", \"tools\"]\n",
+    );
+    repo.write(
+        "tools/Cargo.toml",
+        "[package]\nname = \"tools\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
     repo.write("tools/src/main.rs", "fn main() {}\n");
     let run = repo.jiti(&["render", "-p", "tools"]).expect(2);
-    assert!(run.stderr.contains("package `tools` has no infra: create `") && run.stderr.contains("tools/infra/jiti.toml"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("package `tools` has no infra: create `")
+            && run.stderr.contains("tools/infra/jiti.toml"),
+        "{}",
+        run.stderr
+    );
     // [package.metadata.jiti] infra moves the folder.
     repo.write("tools/Cargo.toml", "[package]\nname = \"tools\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[package.metadata.jiti]\ninfra = \"deploy\"\n");
     repo.write("tools/deploy/jiti.toml", "[app]\nregion = \"eu-west-1\"\n");
@@ -146,7 +201,13 @@ fn git_worktrees_and_detached_heads() {
 
     repo.git(&["checkout", "-q", "--detach"]);
     let run = repo.jiti(&["render"]).expect(2);
-    assert!(run.stderr.contains("HEAD is detached at") && run.stderr.contains("pass `--branch NAME`") && run.stderr.contains("GITHUB_HEAD_REF"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("HEAD is detached at")
+            && run.stderr.contains("pass `--branch NAME`")
+            && run.stderr.contains("GITHUB_HEAD_REF"),
+        "{}",
+        run.stderr
+    );
     // CI variables name the branch; the pull request's source branch wins.
     let ci = |vars: &[(&str, &str)]| {
         let mut cmd = jiti_tests::jiti_command(repo.path());
@@ -156,10 +217,16 @@ fn git_worktrees_and_detached_heads() {
         }
         let out = cmd.output().expect("run");
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).expect("json")["branch"].as_str().expect("branch").to_owned()
+        serde_json::from_slice::<Value>(&out.stdout).expect("json")["branch"]
+            .as_str()
+            .expect("branch")
+            .to_owned()
     };
     assert_eq!(ci(&[("GITHUB_REF_NAME", "main")]), "main");
-    assert_eq!(ci(&[("GITHUB_REF_NAME", "42/merge"), ("GITHUB_HEAD_REF", "feature/pr")]), "feature/pr");
+    assert_eq!(
+        ci(&[("GITHUB_REF_NAME", "42/merge"), ("GITHUB_HEAD_REF", "feature/pr")]),
+        "feature/pr"
+    );
     assert_eq!(ci(&[("CI_COMMIT_REF_NAME", "gitlab-branch")]), "gitlab-branch");
     assert_eq!(ci(&[("BRANCH_NAME", "jenkins-branch")]), "jenkins-branch");
     // --branch wins over everything.
@@ -172,7 +239,12 @@ fn outside_a_repository_or_before_the_first_commit() {
     let repo = Repo::empty();
     let shop = Repo::from_fixture("shop");
     for entry in ["Cargo.toml", "billing", "orders-api"] {
-        let status = std::process::Command::new("cp").arg("-r").arg(shop.path().join(entry)).arg(repo.path()).status().expect("cp");
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(shop.path().join(entry))
+            .arg(repo.path())
+            .status()
+            .expect("cp");
         assert!(status.success());
     }
     let run = repo.jiti(&["render"]).expect(2);
@@ -184,7 +256,10 @@ fn outside_a_repository_or_before_the_first_commit() {
 
 #[test]
 fn help_reads_as_a_cargo_subcommand() {
-    let run = jiti_tests::jiti_command(std::env::temp_dir().as_path()).arg("--help").output().expect("run");
+    let run = jiti_tests::jiti_command(std::env::temp_dir().as_path())
+        .arg("--help")
+        .output()
+        .expect("run");
     let help = String::from_utf8_lossy(&run.stdout);
     assert!(help.contains("Usage: cargo jiti <COMMAND>"), "{help}");
     assert!(help.contains("Exit codes:"), "{help}");
@@ -196,11 +271,16 @@ fn help_reads_as_a_cargo_subcommand() {
 #[test]
 fn the_function_code_is_addressed_by_version_and_commit() {
     let repo = Repo::from_fixture("shop");
-    let config = repo.read("orders-api/infra/jiti.toml").replace("code_bucket = \"\"", "code_bucket = \"shop-builds\"");
+    let config = repo
+        .read("orders-api/infra/jiti.toml")
+        .replace("code_bucket = \"\"", "code_bucket = \"shop-builds\"");
     repo.write("orders-api/infra/jiti.toml", &config);
     repo.commit("code from the build bucket");
     let short = repo.git(&["rev-parse", "--short=7", "HEAD"]);
-    let t: Value = serde_json::from_str(&repo.jiti(&["render", "-p", "orders-api", "--stdout"]).expect(0).stdout).expect("json");
+    let t: Value = serde_json::from_str(
+        &repo.jiti(&["render", "-p", "orders-api", "--stdout"]).expect(0).stdout,
+    )
+    .expect("json");
     let code = &t["Resources"]["OrdersFunction"]["Properties"]["Code"];
     assert_eq!(code["S3Bucket"], "shop-builds");
     assert_eq!(code["S3Key"], format!("orders-api/1.4.2/{short}/lambda.zip"));

@@ -22,7 +22,12 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 fn secrets_never_leave_for_logs_reports_files_or_the_ledger() {
     let repo = Repo::from_fixture("shop");
     repo.git(&["checkout", "-q", "-b", "feature/secrets"]);
-    repo.write("billing/infra/jiti.toml", &repo.read("billing/infra/jiti.toml").replace("[params]\n", &format!("[params]\ndb_password = \"{PARAM_SECRET}\"\n")));
+    repo.write(
+        "billing/infra/jiti.toml",
+        &repo
+            .read("billing/infra/jiti.toml")
+            .replace("[params]\n", &format!("[params]\ndb_password = \"{PARAM_SECRET}\"\n")),
+    );
     let template = repo.read("billing/infra/stack.yaml").replace(
         "Resources:\n",
         &format!("Parameters:\n  ApiToken:\n    Type: String\n    NoEcho: true\n    Default: {NOECHO_SECRET}\n  Pin:\n    Type: String\n    NoEcho: true\n    Default: x7q\n\nResources:\n"),
@@ -47,33 +52,54 @@ fn secrets_never_leave_for_logs_reports_files_or_the_ledger() {
     run(&["history", "-p", "billing", "--json"], 0);
     run(&["envs", "--json"], 0);
     // A change that moves the secret: diff and the human deploy report show both sides.
-    repo.write("billing/infra/jiti.toml", &repo.read("billing/infra/jiti.toml").replace(PARAM_SECRET, &format!("{PARAM_SECRET}-rotated")));
+    repo.write(
+        "billing/infra/jiti.toml",
+        &repo
+            .read("billing/infra/jiti.toml")
+            .replace(PARAM_SECRET, &format!("{PARAM_SECRET}-rotated")),
+    );
     run(&["diff", "-p", "billing"], 0);
     run(&["deploy", "-p", "billing", "--method", "direct"], 0);
     run(&["history", "-p", "billing"], 0);
     // A rollback prints the outputs of the release it brings back: masked as deploy masks them.
-    let rolled = run(&["rollback", "-p", "billing", "--steps", "1", "--method", "direct", "--json"], 0).json();
+    let rolled =
+        run(&["rollback", "-p", "billing", "--steps", "1", "--method", "direct", "--json"], 0)
+            .json();
     assert_eq!(rolled["result"]["outputs"]["TokenEcho"], "****", "{rolled:#}");
     let rolled_text = run(&["rollback", "-p", "billing", "--steps", "1", "--method", "direct"], 0);
     assert!(rolled_text.stdout.contains("TokenEcho = ****"), "{}", rolled_text.stdout);
     // An output made from a secret parameter is masked by what it is, however short the secret.
     for out in [&rolled_text.stdout, &table.stdout] {
-        assert!(out.lines().any(|l| l.contains("PinEcho") && l.trim_end().ends_with("****")), "{out}");
+        assert!(
+            out.lines().any(|l| l.contains("PinEcho") && l.trim_end().ends_with("****")),
+            "{out}"
+        );
     }
     let json = run(&["outputs", "-p", "billing", "--format", "json"], 0).json();
-    assert_eq!(json["PinEcho"], "****", "{json:#}");
+    assert_eq!(json["outputs"]["PinEcho"], "****", "{json:#}");
 
     for (command, output) in &seen {
-        assert!(!output.contains(PARAM_SECRET) && !output.contains(NOECHO_SECRET), "`cargo jiti {command}` printed a secret:\n{output}");
+        assert!(
+            !output.contains(PARAM_SECRET) && !output.contains(NOECHO_SECRET),
+            "`cargo jiti {command}` printed a secret:\n{output}"
+        );
     }
-    assert!(table.stdout.contains("DbPasswordEcho") && table.stdout.contains("****"), "secrets are shown masked: {}", table.stdout);
+    assert!(
+        table.stdout.contains("DbPasswordEcho") && table.stdout.contains("****"),
+        "secrets are shown masked: {}",
+        table.stdout
+    );
 
     let mut files = Vec::new();
     files_under(&repo.path().join("target/jiti"), &mut files);
     assert!(files.len() >= 2, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        assert!(!text.contains(PARAM_SECRET) && !text.contains(NOECHO_SECRET), "{} holds a secret", file.display());
+        assert!(
+            !text.contains(PARAM_SECRET) && !text.contains(NOECHO_SECRET),
+            "{} holds a secret",
+            file.display()
+        );
     }
 
     // The ledger's records, read straight from the bucket.
@@ -86,8 +112,15 @@ fn secrets_never_leave_for_logs_reports_files_or_the_ledger() {
     // it ended.
     assert_eq!(ours.len(), 6, "{ours:#?}");
     for record in ours {
-        assert!(!record.contains(PARAM_SECRET) && !record.contains(NOECHO_SECRET), "a ledger record holds a secret: {record}");
-        assert!(record.contains("\"db_password\": \"****\"") || record.contains("\"db_password\":\"****\""), "{record}");
+        assert!(
+            !record.contains(PARAM_SECRET) && !record.contains(NOECHO_SECRET),
+            "a ledger record holds a secret: {record}"
+        );
+        assert!(
+            record.contains("\"db_password\": \"****\"")
+                || record.contains("\"db_password\":\"****\""),
+            "{record}"
+        );
     }
 
     // CloudFormation itself got the real values (the first release's, rolled back to).

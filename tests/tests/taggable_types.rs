@@ -29,7 +29,13 @@ fn logical_id(ty: &str, i: usize) -> String {
 
 /// Writes `types` as templates of at most `chunk` resources each, tags injected; returns the files
 /// and, per logical id, the type's tag property name.
-fn write_templates(dir: &std::path::Path, name: &str, types: &[(&str, &str)], chunk: usize, transform: Option<&str>) -> (Vec<PathBuf>, Vec<(String, String)>) {
+fn write_templates(
+    dir: &std::path::Path,
+    name: &str,
+    types: &[(&str, &str)],
+    chunk: usize,
+    transform: Option<&str>,
+) -> (Vec<PathBuf>, Vec<(String, String)>) {
     let mut files = Vec::new();
     let mut props = Vec::new();
     for (n, group) in types.chunks(chunk).enumerate() {
@@ -38,13 +44,16 @@ fn write_templates(dir: &std::path::Path, name: &str, types: &[(&str, &str)], ch
             let id = logical_id(ty, n * chunk + i);
             // A tag list under TagSpecifications needs an entry to write into (as the author would).
             let properties = match path.split_once("/*/") {
-                Some((list, _)) => json!({list: [{"ResourceType": if ty.ends_with("Fleet") { "capacity-reservation-fleet" } else { "capacity-reservation" }}]}),
+                Some((list, _)) => {
+                    json!({list: [{"ResourceType": if ty.ends_with("Fleet") { "capacity-reservation-fleet" } else { "capacity-reservation" }}]})
+                }
                 None => json!({}),
             };
             resources.insert(id.clone(), json!({"Type": ty, "Properties": properties}));
             props.push((id, path.split('/').next().unwrap_or(path).to_owned()));
         }
-        let mut template = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources});
+        let mut template =
+            json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources});
         if let Some(t) = transform {
             template["Transform"] = json!(t);
         }
@@ -52,7 +61,8 @@ fn write_templates(dir: &std::path::Path, name: &str, types: &[(&str, &str)], ch
         assert_eq!(report.tagged, group.len(), "{:?}", report.not_injectable);
         assert!(report.not_injectable.is_empty() && report.untaggable.is_empty());
         let file = dir.join(format!("{name}-{n}.json"));
-        std::fs::write(&file, serde_json::to_string_pretty(&template).expect("json")).expect("write template");
+        std::fs::write(&file, serde_json::to_string_pretty(&template).expect("json"))
+            .expect("write template");
         files.push(file);
     }
     (files, props)
@@ -65,7 +75,9 @@ fn tag_errors<'a>(findings: &'a [Value], props: &[(String, String)]) -> Vec<&'a 
         .filter(|f| {
             let path = &f["Location"]["Path"];
             let id = path[1].as_str().unwrap_or_default();
-            path[0] == "Resources" && path[2] == "Properties" && props.iter().any(|(i, p)| i == id && path[3].as_str() == Some(p.as_str()))
+            path[0] == "Resources"
+                && path[2] == "Properties"
+                && props.iter().any(|(i, p)| i == id && path[3].as_str() == Some(p.as_str()))
         })
         .collect()
 }
@@ -78,7 +90,8 @@ fn every_taggable_type_accepts_the_injected_tags() {
             _ => None,
         })
         .collect();
-    let (sam, cfn): (Vec<_>, Vec<_>) = taggable.iter().partition(|(ty, _)| ty.starts_with("AWS::Serverless::"));
+    let (sam, cfn): (Vec<_>, Vec<_>) =
+        taggable.iter().partition(|(ty, _)| ty.starts_with("AWS::Serverless::"));
     assert!(cfn.len() > 1200 && sam.len() >= 10, "table too small: {} + {}", cfn.len(), sam.len());
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -87,15 +100,29 @@ fn every_taggable_type_accepts_the_injected_tags() {
     // SAM resources are linted after the SAM transform, which needs their required properties:
     // one file per type, so a type the transform rejects does not hide the others.
     for (i, one) in sam.iter().enumerate() {
-        let (f, p) = write_templates(dir.path(), &format!("sam{i}"), std::slice::from_ref(one), 1, Some("AWS::Serverless-2016-10-31"));
+        let (f, p) = write_templates(
+            dir.path(),
+            &format!("sam{i}"),
+            std::slice::from_ref(one),
+            1,
+            Some("AWS::Serverless-2016-10-31"),
+        );
         files.extend(f);
         props.extend(p);
     }
     let findings = cfn_lint(&files, &[]);
     let errors = tag_errors(&findings, &props);
-    assert!(errors.is_empty(), "cfn-lint rejects injected tags of {} resources:\n{:#?}", errors.len(), errors.iter().take(20).collect::<Vec<_>>());
+    assert!(
+        errors.is_empty(),
+        "cfn-lint rejects injected tags of {} resources:\n{:#?}",
+        errors.len(),
+        errors.iter().take(20).collect::<Vec<_>>()
+    );
     // The lint ran for real: resources without their required properties were reported.
-    assert!(lint_errors(&findings).len() > 100, "cfn-lint reported almost nothing; did it lint the files?");
+    assert!(
+        lint_errors(&findings).len() > 100,
+        "cfn-lint reported almost nothing; did it lint the files?"
+    );
 }
 
 #[test]

@@ -2,56 +2,47 @@
 //! Exit 0 when clean, 1 on errors or warnings, 2 when the check itself could not run.
 
 use std::io::Write;
-use std::process::ExitCode;
 
-use jiti_core::check::{self, Finding, Severity};
-use jiti_core::discovery::DiscoveryError;
-use jiti_core::resolve::ResolveError;
-use serde_json::json;
+use jiti_core::check::{self, Severity};
+use jiti_core::report::{CheckReport, CheckSummary, CheckedApp};
 
 use crate::cli::CheckArgs;
-use crate::output::{self, ERROR, GOOD, NOTE, WARNING};
+use crate::shell::{ERROR, Exit, GOOD, NOTE, Shell, WARNING};
 
-pub fn exec(args: CheckArgs) -> anyhow::Result<ExitCode> {
+pub fn exec(args: CheckArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let options = super::options(&args.project, true)?;
-    let project = match jiti_core::resolve::Project::load(&options) {
-        Ok(p) => p,
-        // An invalid jiti.toml is a finding of `check`, not a failure to run it.
-        Err(ResolveError::Discovery(DiscoveryError::Config(e))) => {
-            let finding = config_finding(&e);
-            return report(&args, &[finding], None);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    output::hide(project.secrets());
-    let result = check::check(&project);
-    let context = json!({
-        "branch": project.git.branch,
-        "commit": project.git.commit,
-        "apps": project.selected_apps().map(|a| json!({"app": a.name, "environment": a.environment.name, "stack_name": a.stack_name})).collect::<Vec<_>>(),
-    });
-    report(&args, &result.findings, Some(context))
-}
-
-fn config_finding(e: &jiti_core::config::ConfigError) -> Finding {
-    let (file, line) = match e {
-        jiti_core::config::ConfigError::Invalid { path, line, .. } => (Some(path.clone()), Some(*line)),
-        jiti_core::config::ConfigError::Read { path, .. } => (Some(path.clone()), None),
-    };
-    Finding { severity: Severity::Error, code: "config", app: None, file, line, resource: None, message: e.to_string() }
-}
-
-fn report(args: &CheckArgs, findings: &[Finding], context: Option<serde_json::Value>) -> anyhow::Result<ExitCode> {
+    // An invalid jiti.toml is a finding of `check`, not a failure to run it.
+    let (project, result) = check::load_and_check(&options)?;
+    if let Some(project) = &project {
+        shell.hide(project.secrets());
+    }
+    let findings = result.findings;
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let (errors, warnings, infos) = (count(Severity::Error), count(Severity::Warning), count(Severity::Info));
-    if args.json {
-        let mut value = context.unwrap_or_else(|| json!({}));
-        value["findings"] = json!(findings);
-        value["summary"] = json!({"errors": errors, "warnings": warnings, "infos": infos});
-        output::print_json(&value)?;
+    let summary = CheckSummary {
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        infos: count(Severity::Info),
+    };
+    let report = CheckReport {
+        checkout: project.as_ref().map(super::checkout),
+        apps: project
+            .iter()
+            .flat_map(|p| p.selected_apps())
+            .map(|a| CheckedApp {
+                app: a.name.clone(),
+                environment: a.environment.name.clone(),
+                stack_name: a.stack_name.clone(),
+            })
+            .collect(),
+        findings,
+        summary,
+    };
+    let failed = report.summary.errors + report.summary.warnings > 0;
+    if shell.json() {
+        shell.print_report(report)?;
     } else {
-        let mut out = output::stdout();
-        for f in findings {
+        let mut out = shell.out();
+        for f in &report.findings {
             let (style, label) = match f.severity {
                 Severity::Error => (ERROR, "error"),
                 Severity::Warning => (WARNING, "warning"),
@@ -64,9 +55,17 @@ fn report(args: &CheckArgs, findings: &[Finding], context: Option<serde_json::Va
                 writeln!(out, "  --> {}{line}", file.display())?;
             }
         }
-        let apps = context.as_ref().and_then(|c| c["apps"].as_array().map(Vec::len)).unwrap_or(0);
-        let verdict = if errors + warnings == 0 { format!("{GOOD}ok{GOOD:#}") } else { format!("{ERROR}failed{ERROR:#}") };
-        writeln!(out, "check {verdict}: {apps} app(s), {errors} error(s), {warnings} warning(s), {infos} note(s)")?;
+        let verdict =
+            if failed { format!("{ERROR}failed{ERROR:#}") } else { format!("{GOOD}ok{GOOD:#}") };
+        let s = &report.summary;
+        writeln!(
+            out,
+            "check {verdict}: {} app(s), {} error(s), {} warning(s), {} note(s)",
+            report.apps.len(),
+            s.errors,
+            s.warnings,
+            s.infos
+        )?;
     }
-    Ok(if errors + warnings > 0 { ExitCode::from(output::EXIT_FINDINGS) } else { ExitCode::SUCCESS })
+    Ok(if failed { Exit::Findings } else { Exit::Success })
 }

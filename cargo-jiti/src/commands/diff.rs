@@ -2,31 +2,36 @@
 //! plus resource and tag changes. `--exit-code` exits 1 when anything differs.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use jiti_core::cloud::CallCounter;
-use serde_json::json;
+use jiti_core::report::{DiffReport, DiffedApp};
 use similar::{ChangeTag, TextDiff};
 
 use crate::cli::DiffArgs;
-use crate::output::{self, DIM, ERROR, GOOD, NOTE, WARNING};
+use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell, WARNING};
 
-pub fn exec(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    let project = super::load_project(&args.project)?;
+pub fn exec(args: DiffArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let project = super::load_project(&args.project, shell)?;
     let counter = CallCounter::default();
     let diffs = super::runtime()?.block_on(async {
         let apis = super::connect(&project.apps, &args.cloud.connect, &counter).await;
         jiti_core::diff::diff(&project, &apis, None).await
     })?;
     let differs = diffs.iter().any(|d| d.differs());
-    if args.cloud.json {
-        let apps: Vec<_> = diffs.iter().map(|d| json!({"diff": d, "differs": d.differs()})).collect();
-        output::print_json(&json!({"apps": apps, "differs": differs, "api_calls": super::calls_json(&counter)}))?;
+    if shell.json() {
+        let apps = diffs.into_iter().map(|d| DiffedApp { differs: d.differs(), diff: d }).collect();
+        shell.print_report(DiffReport { apps, differs, api_calls: (&counter).into() })?;
     } else {
-        let mut out = output::stdout();
+        let mut out = shell.out();
         for d in &diffs {
             if !d.exists {
-                writeln!(out, "{NOTE}{}{NOTE:#}: stack {} does not exist; a deploy creates {} resources", d.app, d.stack_name, d.resources.len())?;
+                writeln!(
+                    out,
+                    "{NOTE}{}{NOTE:#}: stack {} does not exist; a deploy creates {} resources",
+                    d.app,
+                    d.stack_name,
+                    d.resources.len()
+                )?;
                 continue;
             }
             if !d.differs() {
@@ -38,7 +43,13 @@ pub fn exec(args: DiffArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "  {} {} {DIM}{}{DIM:#}", c.action, c.logical_id, c.resource_type)?;
             }
             for t in &d.tags {
-                writeln!(out, "  tag {}: {} → {}", t.key, t.old.as_deref().unwrap_or("(none)"), t.new.as_deref().unwrap_or("(none)"))?;
+                writeln!(
+                    out,
+                    "  tag {}: {} → {}",
+                    t.key,
+                    t.old.as_deref().unwrap_or("(none)"),
+                    t.new.as_deref().unwrap_or("(none)")
+                )?;
             }
             let old = d.deployed.as_deref().unwrap_or_default();
             let text = TextDiff::from_lines(old, &d.proposed);
@@ -59,5 +70,5 @@ pub fn exec(args: DiffArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if differs && args.exit_code { ExitCode::from(output::EXIT_FINDINGS) } else { ExitCode::SUCCESS })
+    Ok(if differs && args.exit_code { Exit::Findings } else { Exit::Success })
 }

@@ -2,47 +2,64 @@
 //! their stack. A dry run unless --yes; the same plan is then executed.
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::SystemTime;
 
-use jiti_core::cloud::Removal;
-
-use jiti_core::cloud::CallCounter;
-use jiti_core::deploy::DeployOptions;
+use jiti_core::cloud::{CallCounter, Removal};
 use jiti_core::gc::{self, GcOptions, Owner, Reason};
-use serde_json::json;
+use jiti_core::report::GcReport;
 
 use crate::cli::{GcArgs, ProjectArgs};
-use crate::output::{self, DIM, ERROR, GOOD, NOTE, WARNING};
 use crate::progress::Progress;
+use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell, WARNING};
 
-pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
-    let project_args = ProjectArgs { packages: Vec::new(), workspace: true, manifest_path: args.manifest_path.clone(), branch: None };
-    let project = super::load_project(&project_args)?;
+pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let project_args = ProjectArgs {
+        packages: Vec::new(),
+        workspace: true,
+        manifest_path: args.manifest_path.clone(),
+        branch: None,
+    };
+    let project = super::load_project(&project_args, shell)?;
     let knowledge = jiti_core::git::branch_knowledge(&project.git.root, &project.git.branch)?;
     let remote_branches = match &args.remote {
         Some(remote) => Some(jiti_core::git::remote_branches(&project.git.root, remote)?),
         None => None,
     };
-    let options = GcOptions { app: args.app.clone(), remote_branches, max_age: args.max_age, max_delete: args.max_delete, now: Some(SystemTime::now()) };
+    let options = GcOptions {
+        app: args.app.clone(),
+        remote_branches,
+        max_age: args.max_age,
+        max_delete: args.max_delete,
+        now: Some(SystemTime::now()),
+    };
     let counter = CallCounter::default();
-    let progress = Progress::new();
-    let wait = DeployOptions { timeout: args.timeout, ..DeployOptions::default() };
+    let progress = Progress::new(shell);
+    let (yes, wait) = (args.yes.yes, args.wait.options());
     let (plan, done) = super::block_on(&progress, async {
         let apis = super::connect_everywhere(&project.apps, &args.cloud.connect, &counter).await;
         // The error names the call and the endpoint: one line says it all.
         let seen = gc::look(&project, &apis).await?;
         let plan = gc::plan(&project, &seen, &knowledge, &options)?;
         let judge = gc::Judge { project: &project, knowledge: &knowledge, options: &options };
-        let done = if args.yes { gc::execute(&plan, &apis, args.jobs, &judge, &wait, &progress).await } else { gc::Done::default() };
+        let done = if yes {
+            gc::execute(&plan, &apis, args.jobs, &judge, &wait, &progress).await
+        } else {
+            gc::Done::default()
+        };
         Ok::<_, anyhow::Error>((plan, done))
     })?;
     progress.finish();
     let failed = done.failures();
-    if args.cloud.json {
-        output::print_json(&json!({"dry_run": !args.yes, "plan": plan, "deleted": done.stacks, "removed": done.resources, "api_calls": super::calls_json(&counter)}))?;
+    if shell.json() {
+        shell.print_report(GcReport {
+            dry_run: !yes,
+            plan,
+            deleted: done.stacks,
+            removed: done.resources,
+            api_calls: (&counter).into(),
+        })?;
     } else {
-        let mut out = output::stdout();
+        let mut out = shell.out();
         for note in &plan.notes {
             writeln!(out, "{NOTE}note{NOTE:#}: {note}")?;
         }
@@ -52,19 +69,28 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 Reason::Expired { expired_at } => format!("expired at {expired_at}"),
                 Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
             };
-            let (style, what, why) = match done.stacks.iter().find(|d| d.stack_name == c.stack_name) {
+            let (style, what, why) = match done.stacks.iter().find(|d| d.stack_name == c.stack_name)
+            {
                 None => (WARNING, "would delete", why),
                 Some(d) if d.deleted => (GOOD, "deleted", why),
                 Some(d) if d.kept.is_some() => (NOTE, "kept", d.kept.clone().unwrap_or_default()),
                 Some(_) => (ERROR, "FAILED to delete", why),
             };
-            writeln!(out, "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}", c.stack_name, c.app, c.environment)?;
+            writeln!(
+                out,
+                "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}",
+                c.stack_name, c.app, c.environment
+            )?;
         }
         for o in &plan.resources {
             let why = match &o.owner {
                 Owner::StackGone { stack_name } => format!("orphan of stack {stack_name} (gone)"),
-                Owner::StackCollected { stack_name } => format!("of stack {stack_name}, collected now (deleted if the stack leaves it)"),
-                Owner::EarlierStack { stack_name, stack_id } => format!("orphan of an earlier stack {stack_name} ({stack_id})"),
+                Owner::StackCollected { stack_name } => {
+                    format!("of stack {stack_name}, collected now (deleted if the stack leaves it)")
+                }
+                Owner::EarlierStack { stack_name, stack_id } => {
+                    format!("orphan of an earlier stack {stack_name} ({stack_id})")
+                }
             };
             let removed = done.resources.iter().find(|r| r.arn == o.arn);
             let kept = removed.and_then(|r| r.kept.clone());
@@ -77,7 +103,11 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 (Some(_), Some(Some(Removal::AlreadyGone))) => (GOOD, "already gone"),
                 (Some(_), Some(None)) => (ERROR, "FAILED to delete"),
             };
-            writeln!(out, "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}", o.arn, o.app, o.environment)?;
+            writeln!(
+                out,
+                "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}",
+                o.arn, o.app, o.environment
+            )?;
         }
         for k in &plan.kept {
             writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.stack_name, k.app, k.why)?;
@@ -86,14 +116,24 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.arn, k.app, k.why)?;
         }
         for d in done.stacks.iter().filter(|d| !d.deleted && d.kept.is_none()) {
-            writeln!(out, "{ERROR}error{ERROR:#}: {}: {}", d.stack_name, d.error.as_deref().unwrap_or("unknown error"))?;
+            writeln!(
+                out,
+                "{ERROR}error{ERROR:#}: {}: {}",
+                d.stack_name,
+                d.error.as_deref().unwrap_or("unknown error")
+            )?;
         }
         for r in done.resources.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()) {
-            writeln!(out, "{ERROR}error{ERROR:#}: {}: {}", r.arn, r.error.as_deref().unwrap_or("unknown error"))?;
+            writeln!(
+                out,
+                "{ERROR}error{ERROR:#}: {}: {}",
+                r.arn,
+                r.error.as_deref().unwrap_or("unknown error")
+            )?;
         }
         let deletable = plan.resources.iter().filter(|o| o.delete.is_some()).count();
         let left = plan.resources.len() - deletable;
-        match (plan.collect.is_empty() && plan.resources.is_empty(), args.yes) {
+        match (plan.collect.is_empty() && plan.resources.is_empty(), yes) {
             (true, _) => writeln!(out, "nothing to collect")?,
             (false, false) => writeln!(
                 out,
@@ -102,11 +142,21 @@ pub fn exec(args: GcArgs) -> anyhow::Result<ExitCode> {
                 if left > 0 { format!(", {left} left for you") } else { String::new() }
             )?,
             (false, true) => {
-                let kept = done.stacks.iter().filter(|d| d.kept.is_some()).count() + done.resources.iter().filter(|r| r.kept.is_some()).count();
-                let kept = if kept > 0 { format!(", {kept} kept (changed since the plan)") } else { String::new() };
-                writeln!(out, "{} stack(s) and {} resource(s) deleted, {failed} failed{kept}", done.stacks.iter().filter(|d| d.deleted).count(), done.resources.iter().filter(|r| r.outcome.is_some()).count())?
+                let kept = done.stacks.iter().filter(|d| d.kept.is_some()).count()
+                    + done.resources.iter().filter(|r| r.kept.is_some()).count();
+                let kept = if kept > 0 {
+                    format!(", {kept} kept (changed since the plan)")
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    out,
+                    "{} stack(s) and {} resource(s) deleted, {failed} failed{kept}",
+                    done.stacks.iter().filter(|d| d.deleted).count(),
+                    done.resources.iter().filter(|r| r.outcome.is_some()).count()
+                )?
             }
         }
     }
-    Ok(if failed > 0 { ExitCode::from(output::EXIT_ERROR) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 { Exit::Error } else { Exit::Success })
 }

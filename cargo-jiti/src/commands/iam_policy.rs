@@ -1,28 +1,20 @@
 //! `cargo jiti iam-policy`: the IAM policy document a CI role needs for one app, on stdout; how
 //! each service is scoped, on stderr.
 
-use std::io::Write as _;
-use std::process::ExitCode;
-
-use anyhow::bail;
 use jiti_core::{iam, render};
 
 use crate::cli::IamPolicyArgs;
-use crate::output::{self, NOTE};
+use crate::shell::{Exit, Shell};
 
-pub fn exec(args: IamPolicyArgs) -> anyhow::Result<ExitCode> {
-    let project = super::load_project(&args.project)?;
-    let apps: Vec<_> = project.selected_apps().collect();
-    let [app] = apps.as_slice() else {
-        let names: Vec<_> = apps.iter().map(|a| a.name.as_str()).collect();
-        bail!("a policy is for one app, and {} are selected ({}): pick one with -p", names.len(), names.join(", "));
-    };
+pub fn exec(args: IamPolicyArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let project = super::load_project(&args.project, shell)?;
+    let app = project.one_app("a policy is for")?;
     let rendered = render::render_app(&project, app)?;
     let policy = iam::policy(app, &rendered.template, args.env.as_deref(), args.account.as_deref());
-    output::print_json(&policy.document)?;
-    let mut err = anstream::stderr().lock();
+    // The policy document itself, as IAM takes it (not a report).
+    shell.print_json(&policy.document)?;
     for note in &policy.notes {
-        writeln!(err, "{NOTE}note{NOTE:#}: {note}")?;
+        shell.note(note);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

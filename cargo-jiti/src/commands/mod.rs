@@ -1,4 +1,5 @@
-//! One module per subcommand, each a thin `exec(args) -> Result<ExitCode>` over `jiti-core`.
+//! One module per subcommand, each a thin `exec(args, shell) -> Result<Exit>` over `jiti-core`:
+//! it builds the command's typed report (`jiti_core::report`) and prints it as JSON or as text.
 
 mod check;
 mod deploy;
@@ -15,8 +16,6 @@ mod rollback;
 mod run;
 mod schema;
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use jiti_core::discovery::Selection;
 use jiti_core::git::{self, BranchHints};
@@ -29,23 +28,24 @@ use jiti_core::cloud::{Aws, CallCounter, ConnectOptions, Target};
 use jiti_core::resolve::ResolvedApp;
 
 use crate::cli::{Command, ConnectArgs, JitiArgs, ProjectArgs};
+use crate::shell::{Exit, Shell};
 
-pub fn exec(args: JitiArgs) -> anyhow::Result<ExitCode> {
+pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
     match args.command {
-        Command::Render(a) => render::exec(a),
-        Command::Check(a) => check::exec(a),
-        Command::Deploy(a) => deploy::exec(a),
-        Command::Diff(a) => diff::exec(a),
-        Command::Envs(a) => envs::exec(a),
-        Command::Outputs(a) => outputs::exec(a),
-        Command::Destroy(a) => destroy::exec(a),
-        Command::Gc(a) => gc::exec(a),
-        Command::History(a) => history::exec(a),
-        Command::Rollback(a) => rollback::exec(a),
-        Command::Run(a) => run::exec(a),
-        Command::Init(a) => init::exec(a),
-        Command::IamPolicy(a) => iam_policy::exec(a),
-        Command::Schema => schema::exec(),
+        Command::Render(a) => render::exec(a, shell),
+        Command::Check(a) => check::exec(a, shell),
+        Command::Deploy(a) => deploy::exec(a, shell),
+        Command::Diff(a) => diff::exec(a, shell),
+        Command::Envs(a) => envs::exec(a, shell),
+        Command::Outputs(a) => outputs::exec(a, shell),
+        Command::Destroy(a) => destroy::exec(a, shell),
+        Command::Gc(a) => gc::exec(a, shell),
+        Command::History(a) => history::exec(a, shell),
+        Command::Rollback(a) => rollback::exec(a, shell),
+        Command::Run(a) => run::exec(a, shell),
+        Command::Init(a) => init::exec(a, shell),
+        Command::IamPolicy(a) => iam_policy::exec(a, shell),
+        Command::Schema(a) => schema::exec(a, shell),
     }
 }
 
@@ -78,7 +78,8 @@ fn region_chain(instance_metadata: bool) -> RegionChain {
         seen.entry(profile.map(str::to_owned))
             .or_insert_with(|| {
                 // Called while a project loads, before any command runtime exists.
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 runtime.block_on(jiti_core::cloud::chain_region(profile, instance_metadata))
             })
             .clone()
@@ -90,19 +91,20 @@ pub fn deployer(project: &Project) -> Option<String> {
     git::user(&project.git.root, |name| project.process_env.var(name).filter(|v| !v.is_empty()))
 }
 
-/// Loads the project for a command that talks to AWS: every app needs a region.
-pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Project> {
-    load(args, false)
+/// Loads the project for a command that talks to AWS: every app needs a region. Its secrets are
+/// hidden from everything printed from now on.
+pub fn load_project(args: &ProjectArgs, shell: &Shell) -> anyhow::Result<Project> {
+    load(args, false, shell)
 }
 
 /// Loads the project for an offline command (`render`): an app may lack a region.
-pub fn load_offline_project(args: &ProjectArgs) -> anyhow::Result<Project> {
-    load(args, true)
+pub fn load_offline_project(args: &ProjectArgs, shell: &Shell) -> anyhow::Result<Project> {
+    load(args, true, shell)
 }
 
-fn load(args: &ProjectArgs, offline: bool) -> anyhow::Result<Project> {
+fn load(args: &ProjectArgs, offline: bool, shell: &Shell) -> anyhow::Result<Project> {
     let project = Project::load(&options(args, offline)?)?;
-    crate::output::hide(project.secrets());
+    shell.hide(project.secrets());
     Ok(project)
 }
 
@@ -110,11 +112,11 @@ fn load(args: &ProjectArgs, offline: bool) -> anyhow::Result<Project> {
 /// commands that print what the stacks hold without rendering (`outputs`). Commands that render
 /// hide what their renders find. Returns, per app, the outputs made from secret parameters, which
 /// are shown as `****` whatever their value.
-pub fn hide_noecho_defaults(project: &Project) -> BTreeMap<String, Vec<String>> {
+pub fn hide_noecho_defaults(project: &Project, shell: &Shell) -> BTreeMap<String, Vec<String>> {
     let mut secret_outputs = BTreeMap::new();
     for app in &project.apps {
         if let Ok(rendered) = jiti_core::render::render_app(project, app) {
-            crate::output::hide(rendered.secrets);
+            shell.hide(rendered.secrets);
             secret_outputs.insert(app.name.clone(), rendered.secret_outputs);
         }
     }
@@ -123,33 +125,42 @@ pub fn hide_noecho_defaults(project: &Project) -> BTreeMap<String, Vec<String>> 
 
 /// The async runtime of the commands that talk to AWS.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
 }
 
 /// Runs `work` on a fresh runtime until it ends, or until an interrupt (Ctrl-C, SIGTERM): then
 /// nothing more is started, and before exiting 130 it says which stack operations finished and
 /// which go on in CloudFormation (CloudFormation does not stop an operation because its caller
-/// did), with how to follow them. Local files are written whole (temporary file, then rename), so
-/// an interrupt leaves none half-written.
-pub fn block_on<T>(progress: &crate::progress::Progress, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+/// did), with how to follow them. Local files are written whole (`jiti_core::layout::write_atomic`),
+/// so an interrupt leaves none half-written.
+pub fn block_on<T>(
+    progress: &crate::progress::Progress,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     use std::io::Write as _;
     use tokio::signal::unix::{SignalKind, signal};
-    runtime()?.block_on(async {
-        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            result = work => result,
-            _ = interrupt.recv() => Err(interrupted(progress)),
-            _ = terminate.recv() => Err(interrupted(progress)),
-        }
-    })
-    .or_else(|e| match e.downcast_ref::<Interrupted>() {
-        Some(_) => {
-            let _ = std::io::stderr().flush();
-            std::process::exit(130)
-        }
-        None => Err(e),
-    })
+    runtime()?
+        .block_on(async {
+            let mut interrupt =
+                signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+            let mut terminate =
+                signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+            tokio::select! {
+                result = work => result,
+                _ = interrupt.recv() => Err(interrupted(progress)),
+                _ = terminate.recv() => Err(interrupted(progress)),
+            }
+        })
+        .or_else(|e| match e.downcast_ref::<Interrupted>() {
+            Some(_) => {
+                let _ = std::io::stderr().flush();
+                std::process::exit(Exit::Interrupted.code().into())
+            }
+            None => Err(e),
+        })
 }
 
 /// The marker error of an interrupted command (see [`block_on`]).
@@ -167,14 +178,25 @@ impl std::error::Error for Interrupted {}
 fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
     use std::io::Write as _;
     progress.finish();
-    let mut err = anstream::stderr().lock();
+    let mut err = progress.shell().err();
     let statuses = progress.statuses();
-    let _ = writeln!(err, "{}interrupted{:#}: nothing more is started", crate::output::WARNING, crate::output::WARNING);
+    let _ = writeln!(
+        err,
+        "{}interrupted{:#}: nothing more is started",
+        crate::shell::WARNING,
+        crate::shell::WARNING
+    );
     for (stack, status) in &statuses {
         if status.ends_with(" sent") {
-            let _ = writeln!(err, "  {stack}: {status}, not answered yet: CloudFormation may be working on it; follow it with `aws cloudformation describe-stacks --stack-name {stack}` (or run the command again: it waits for a busy stack)");
+            let _ = writeln!(
+                err,
+                "  {stack}: {status}, not answered yet: CloudFormation may be working on it; follow it with `aws cloudformation describe-stacks --stack-name {stack}` (or run the command again: it waits for a busy stack)"
+            );
         } else if status.ends_with("_IN_PROGRESS") {
-            let _ = writeln!(err, "  {stack}: {status}: the operation goes on in CloudFormation; follow it with `aws cloudformation describe-stack-events --stack-name {stack}` (or run the command again: it waits for a busy stack)");
+            let _ = writeln!(
+                err,
+                "  {stack}: {status}: the operation goes on in CloudFormation; follow it with `aws cloudformation describe-stack-events --stack-name {stack}` (or run the command again: it waits for a busy stack)"
+            );
         } else {
             let _ = writeln!(err, "  {stack}: {status}");
         }
@@ -182,26 +204,44 @@ fn interrupted(progress: &crate::progress::Progress) -> anyhow::Error {
     if statuses.is_empty() {
         let _ = writeln!(err, "  no stack operation had started");
     } else {
-        let _ = writeln!(err, "  run the same command again to finish: it starts from what is there now, and redoes nothing done");
+        let _ = writeln!(
+            err,
+            "  run the same command again to finish: it starts from what is there now, and redoes nothing done"
+        );
     }
     anyhow::Error::new(Interrupted)
 }
 
 /// AWS clients for every region (and profile) any environment of `apps` is configured for: what
 /// `envs` and `gc` look at.
-pub async fn connect_everywhere<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
-    connect_to(apps.into_iter().flat_map(jiti_core::deploy::targets), args, counter).await
+pub async fn connect_everywhere<'a>(
+    apps: impl IntoIterator<Item = &'a ResolvedApp>,
+    args: &ConnectArgs,
+    counter: &CallCounter,
+) -> BTreeMap<Target, Aws> {
+    connect_to(apps.into_iter().flat_map(jiti_core::stacks::targets), args, counter).await
 }
 
 /// AWS clients for every target of `apps`, counting their calls in `counter`.
-pub async fn connect<'a>(apps: impl IntoIterator<Item = &'a ResolvedApp>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
-    connect_to(apps.into_iter().map(jiti_core::deploy::target), args, counter).await
+pub async fn connect<'a>(
+    apps: impl IntoIterator<Item = &'a ResolvedApp>,
+    args: &ConnectArgs,
+    counter: &CallCounter,
+) -> BTreeMap<Target, Aws> {
+    connect_to(apps.into_iter().map(jiti_core::stacks::target), args, counter).await
 }
 
 /// One client set per distinct target, made in the order given.
-async fn connect_to(targets: impl IntoIterator<Item = Target>, args: &ConnectArgs, counter: &CallCounter) -> BTreeMap<Target, Aws> {
+async fn connect_to(
+    targets: impl IntoIterator<Item = Target>,
+    args: &ConnectArgs,
+    counter: &CallCounter,
+) -> BTreeMap<Target, Aws> {
     let options = ConnectOptions {
-        endpoint_url: args.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
+        endpoint_url: args
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty())),
         operation_timeout: args.api_timeout,
         ..ConnectOptions::default()
     };
@@ -215,9 +255,13 @@ async fn connect_to(targets: impl IntoIterator<Item = Target>, args: &ConnectArg
     apis
 }
 
-/// `{"total": n, "by_operation": {...}}` for `--json` reports.
-pub fn calls_json(counter: &CallCounter) -> serde_json::Value {
-    serde_json::json!({"total": counter.total(), "by_operation": counter.snapshot()})
+/// The commit a command works from, for its report.
+pub fn checkout(project: &Project) -> jiti_core::report::Checkout {
+    jiti_core::report::Checkout {
+        branch: project.git.branch.clone(),
+        commit: project.git.commit.clone(),
+        dirty: project.git.dirty,
+    }
 }
 
 /// Asks on the terminal; `false` when stdin is not a terminal (so CI never hangs on a prompt).

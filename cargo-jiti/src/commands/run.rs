@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
@@ -12,51 +11,94 @@ use jiti_core::cloud::CallCounter;
 use jiti_core::deploy::{self, DeployOptions};
 
 use crate::cli::RunArgs;
-use crate::output::WARNING;
 use crate::progress::Progress;
+use crate::shell::{Exit, Shell, WARNING};
 
-pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let project = super::load_project(&args.project)?;
-    let plan: Vec<usize> = deploy::waves(&project, &project.selected)?.into_iter().flatten().collect();
+pub fn exec(args: RunArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let project = super::load_project(&args.project, shell)?;
+    let plan: Vec<usize> =
+        jiti_core::graph::waves(&project, &project.selected)?.into_iter().flatten().collect();
     let Some(&first) = plan.first() else { bail!("no app selected") };
     let environment = project.apps[first].environment.clone();
     // A protected environment is deployed by `deploy`, with its confirmation, never on the side.
     let deploying = !args.no_deploy && !environment.protected;
     let counter = CallCounter::default();
-    let progress = Progress::new();
+    let progress = Progress::new(shell);
     let options = DeployOptions {
-        method: args.method.into(),
-        timeout: args.timeout,
-        ttl: args.ttl,
+        method: args.method.method(),
+        wait: args.wait.options(),
+        ttl: args.ttl.ttl,
         now: SystemTime::now(),
         deployer: super::deployer(&project),
         ..DeployOptions::default()
     };
-    let outputs: Vec<(String, String, BTreeMap<String, String>)> = super::block_on(&progress, async {
-        let apis = super::connect(plan.iter().map(|&i| &project.apps[i]), &args.connect, &counter).await;
-        if deploying {
-            let results = deploy::deploy(&project, &apis, &options, &progress).await?;
-            progress.finish();
-            let summary: Vec<String> = results.iter().map(|r| format!("{} {}", r.app, super::deploy::outcome_word(&r.outcome))).collect();
-            writeln!(anstream::stderr().lock(), "jiti: environment `{}`: {} ({} API calls)", environment.name, summary.join(", "), counter.total())?;
-            if let Some(failed) = results.iter().find(|r| !r.outcome.succeeded()) {
-                bail!("not running the command: app `{}` did not deploy (run `cargo jiti deploy` to see why)", failed.app);
+    let outputs: Vec<(String, String, BTreeMap<String, String>)> = super::block_on(
+        &progress,
+        async {
+            let apis =
+                super::connect(plan.iter().map(|&i| &project.apps[i]), &args.connect, &counter)
+                    .await;
+            if deploying {
+                let results = deploy::deploy(&project, &apis, &options, &progress).await?;
+                progress.finish();
+                let summary: Vec<String> = results
+                    .iter()
+                    .map(|r| format!("{} {}", r.app, super::deploy::outcome_word(&r.outcome)))
+                    .collect();
+                writeln!(
+                    shell.err(),
+                    "jiti: environment `{}`: {} ({} API calls)",
+                    environment.name,
+                    summary.join(", "),
+                    counter.total()
+                )?;
+                if let Some(failed) = results.iter().find(|r| !r.outcome.succeeded()) {
+                    bail!(
+                        "not running the command: app `{}` did not deploy (run `cargo jiti deploy` to see why)",
+                        failed.app
+                    );
+                }
+                return Ok(results
+                    .into_iter()
+                    .map(|r| (r.app, r.environment, r.raw_outputs))
+                    .collect());
             }
-            return Ok(results.into_iter().map(|r| (r.app, r.environment, r.raw_outputs)).collect());
-        }
-        let stacks = deploy::app_stacks(&project, &apis, plan.iter().map(|&i| &project.apps[i])).await?;
-        let mut out = Vec::new();
-        for &i in &plan {
-            let app = &project.apps[i];
-            let Some(stack) = stacks.get(&deploy::target(app)).and_then(|s| s.get(&app.stack_name)) else {
-                bail!("app `{}` has no stack {} in environment `{}`: deploy it first", app.name, app.stack_name, environment.name);
+            let stacks = jiti_core::stacks::app_stacks(
+                &project,
+                &apis,
+                plan.iter().map(|&i| &project.apps[i]),
+            )
+            .await?;
+            let mut out = Vec::new();
+            for &i in &plan {
+                let app = &project.apps[i];
+                let Some(stack) = stacks
+                    .get(&jiti_core::stacks::target(app))
+                    .and_then(|s| s.get(&app.stack_name))
+                else {
+                    bail!(
+                        "app `{}` has no stack {} in environment `{}`: deploy it first",
+                        app.name,
+                        app.stack_name,
+                        environment.name
+                    );
+                };
+                out.push((app.name.clone(), app.environment.name.clone(), stack.outputs.clone()));
+            }
+            let why = if args.no_deploy {
+                "--no-deploy"
+            } else {
+                "a protected environment is only deployed by `cargo jiti deploy`"
             };
-            out.push((app.name.clone(), app.environment.name.clone(), stack.outputs.clone()));
-        }
-        let why = if args.no_deploy { "--no-deploy" } else { "a protected environment is only deployed by `cargo jiti deploy`" };
-        writeln!(anstream::stderr().lock(), "{WARNING}jiti{WARNING:#}: environment `{}` used as deployed ({why}; {} API calls)", environment.name, counter.total())?;
-        Ok(out)
-    })?;
+            writeln!(
+                shell.err(),
+                "{WARNING}jiti{WARNING:#}: environment `{}` used as deployed ({why}; {} API calls)",
+                environment.name,
+                counter.total()
+            )?;
+            Ok(out)
+        },
+    )?;
 
     let (program, rest) = args.command.split_first().context("no command given")?;
     let mut command = tokio::process::Command::new(program);
@@ -67,30 +109,39 @@ pub fn exec(args: RunArgs) -> anyhow::Result<ExitCode> {
             let name = variable(app, key);
             // `Url` and `URL` would both be JITI_APP_URL: one would silently hide the other.
             if let Some((first_app, first_key)) = named.get(&name) {
-                bail!("outputs `{first_key}` of app `{first_app}` and `{key}` of app `{app}` would both be the variable {name}; rename one of them in its template");
+                bail!(
+                    "outputs `{first_key}` of app `{first_app}` and `{key}` of app `{app}` would both be the variable {name}; rename one of them in its template"
+                );
             }
             named.insert(name.clone(), (app.clone(), key.clone()));
             command.env(name, value);
         }
     }
     let status = super::runtime()?.block_on(supervise(command, program))?;
-    Ok(ExitCode::from(exit_code(status)))
+    Ok(Exit::Child(exit_code(status)))
 }
 
 /// `JITI_<APP>_<OUTPUT>`: upper case, anything but ASCII letters and digits as `_`.
 fn variable(app: &str, output: &str) -> String {
-    format!("JITI_{app}_{output}").chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    format!("JITI_{app}_{output}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
 }
 
 /// Runs the child to its end. Interrupts (Ctrl-C, SIGTERM) sent to cargo-jiti are passed on to the
 /// child instead of ending cargo-jiti first, so the child decides how to stop and its code is ours.
-async fn supervise(mut command: tokio::process::Command, program: &std::ffi::OsStr) -> anyhow::Result<std::process::ExitStatus> {
+async fn supervise(
+    mut command: tokio::process::Command,
+    program: &std::ffi::OsStr,
+) -> anyhow::Result<std::process::ExitStatus> {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut child = command.spawn().with_context(|| format!("cannot run `{}`", program.to_string_lossy()))?;
+    let mut child =
+        command.spawn().with_context(|| format!("cannot run `{}`", program.to_string_lossy()))?;
     let pid = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
     loop {
         let forward = tokio::select! {

@@ -1,0 +1,250 @@
+//! The AWS side: CloudFormation (and S3, STS) through aws-sdk, behind [`StackApi`] and
+//! [`ReleaseStore`], and the resources `gc` deletes by tag ([`ResourceApi`]). The only module (with
+//! its submodules) that touches aws-sdk types; everything it returns is this module's own data.
+//!
+//! By concern: [`client`] (the config chain, retries, call counting), [`error`] (what a failed call
+//! means), `cfn` (CloudFormation calls), `bucket` (the artifacts bucket: ledger and large templates),
+//! `resources` (tagged resources `gc` collects), [`status`] (stack statuses as a type).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::SystemTime;
+
+mod bucket;
+mod cfn;
+pub mod client;
+pub mod error;
+mod resources;
+pub mod status;
+
+pub use client::{Aws, CallCount, CallCounter, ConnectOptions, chain_region};
+pub use error::{CloudError, ErrorKind};
+pub use resources::{Deletable, Removal, ResourceApi, TaggedResource};
+pub use status::StackStatus;
+
+/// What CloudFormation shows in place of a `NoEcho` parameter's value (DescribeStacks): a value that
+/// cannot be compared with anything.
+pub const NOECHO_SHOWN: &str = "****";
+
+/// How a stack is created or updated: the CloudFormation calls a deploy makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// A change set, shown, then executed: CloudFormation says what it will do first.
+    #[default]
+    ChangeSet,
+    /// CreateStack/UpdateStack directly, the summary computed from the templates (as
+    /// `cdk deploy --method=direct`). Faster, and what works where change sets fall short
+    /// (moto 5.2 computes no outputs for stacks made by change sets).
+    Direct,
+}
+
+/// Where an app's stacks live.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    pub region: String,
+    pub profile: Option<String>,
+}
+
+/// A stack as DescribeStacks reports it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Stack {
+    pub name: String,
+    pub id: String,
+    pub status: StackStatus,
+    pub status_reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    #[serde(serialize_with = "serialize_time")]
+    #[schemars(with = "Option<String>")]
+    pub created: Option<SystemTime>,
+    #[serde(serialize_with = "serialize_time")]
+    #[schemars(with = "Option<String>")]
+    pub updated: Option<SystemTime>,
+    pub termination_protection: bool,
+}
+
+impl Stack {
+    /// The last create or update.
+    pub fn last_change(&self) -> Option<SystemTime> {
+        self.updated.or(self.created)
+    }
+
+    /// An operation is under way (`*_IN_PROGRESS`): nothing else may start on the stack.
+    pub fn in_progress(&self) -> bool {
+        self.status.in_progress()
+    }
+}
+
+/// One DescribeStackEvents entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct StackEvent {
+    pub id: String,
+    #[serde(serialize_with = "serialize_time")]
+    #[schemars(with = "Option<String>")]
+    pub timestamp: Option<SystemTime>,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+impl StackEvent {
+    pub fn failed(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+}
+
+/// One change of a change set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Change {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional` for modifications, where the API says.
+    pub replacement: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChangeSetKind {
+    Create,
+    Update,
+}
+
+/// The template of a change set: inline, or a URL in S3 (over 51,200 bytes).
+#[derive(Debug, Clone)]
+pub enum TemplateSource {
+    Body(String),
+    Url(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangeSetRequest {
+    pub stack_name: String,
+    pub change_set_name: String,
+    pub kind: ChangeSetKind,
+    pub template: TemplateSource,
+    pub tags: Vec<(String, String)>,
+    /// CloudFormation stack parameters (`[parameters]`), by name.
+    pub parameters: Vec<(String, String)>,
+    pub description: String,
+}
+
+/// What a change set came to once CloudFormation computed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeSetOutcome {
+    Ready(Vec<Change>),
+    /// Nothing would change. AWS and moto answer an empty change set with `FAILED` and a reason
+    /// saying it "didn't contain changes"; some paths say "No updates are to be performed".
+    NoChanges,
+    Failed(String),
+}
+
+/// The CloudFormation operations cargo-jiti uses. The SDK implements it ([`Aws`]); unit tests give
+/// responses shaped as the API reference documents, for what the emulator cannot show.
+pub trait StackApi: Send + Sync {
+    /// One page of the account's stacks (DescribeStacks without a name), and the next page's token.
+    fn stacks_page(
+        &self,
+        token: Option<String>,
+    ) -> impl Future<Output = Result<(Vec<Stack>, Option<String>), CloudError>> + Send;
+    /// Every stack of the account and region (DescribeStacks, all pages).
+    fn list_stacks(&self) -> impl Future<Output = Result<Vec<Stack>, CloudError>> + Send {
+        async {
+            let (mut stacks, mut token) = self.stacks_page(None).await?;
+            while token.is_some() {
+                let (more, next) = self.stacks_page(token).await?;
+                stacks.extend(more);
+                token = next;
+            }
+            Ok(stacks)
+        }
+    }
+    /// One stack, or `None` when it does not exist.
+    fn describe_stack(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Stack>, CloudError>> + Send;
+    /// Creates a change set; returns its id.
+    fn create_change_set(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// The change set's status: `None` while CloudFormation is still computing it.
+    fn change_set(
+        &self,
+        stack: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ChangeSetOutcome>, CloudError>> + Send;
+    fn execute_change_set(
+        &self,
+        stack: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// CreateStack, for the direct method (no change set).
+    fn create_stack(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// UpdateStack, for the direct method. "No updates are to be performed" is an error here.
+    fn update_stack(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    fn delete_change_set(
+        &self,
+        stack: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// The newest events of a stack (first page), newest first.
+    fn stack_events(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<StackEvent>, CloudError>> + Send;
+    /// The deployed template, as submitted.
+    fn get_template(&self, stack: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
+    fn delete_stack(&self, stack: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    fn set_termination_protection(
+        &self,
+        stack: &str,
+        enabled: bool,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Puts a template too large to send inline into the artifacts bucket; returns its URL.
+    fn upload_template(
+        &self,
+        key: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<String, CloudError>> + Send;
+}
+
+/// Where the release ledger lives: objects under a prefix, written once, never changed.
+pub trait ReleaseStore: Send + Sync {
+    /// Writes one object (creating the artifacts bucket on first use).
+    fn put_object(
+        &self,
+        key: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Keys under `prefix`, sorted; none when the bucket does not exist yet.
+    fn list_keys(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+    fn get_object(&self, key: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// The AWS identity making the calls (an ARN), for "who deployed".
+    fn caller(&self) -> impl Future<Output = Result<String, CloudError>> + Send;
+}
+
+/// Times as RFC 3339 (UTC, seconds) in JSON reports.
+pub fn serialize_time<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&humantime::format_rfc3339_seconds(*t).to_string()),
+        None => s.serialize_none(),
+    }
+}

@@ -1,0 +1,259 @@
+//! Test doubles shared by the unit tests: a fake [`StackApi`]/[`ReleaseStore`] answering as the
+//! CloudFormation API reference documents (per-resource events, `CREATE_FAILED`,
+//! `ROLLBACK_COMPLETE`, stacks that never settle: what moto cannot show), an [`Observer`] that
+//! logs, and a one-app project.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::cloud::{
+    Change, ChangeSetOutcome, ChangeSetRequest, CloudError, Method, ReleaseStore, Stack, StackApi,
+    StackEvent,
+};
+use crate::observe::Observer;
+use crate::resolve::Project;
+use crate::tagging;
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::environment::Environment;
+use crate::git::{BranchSource, GitContext};
+use crate::resolve::ResolvedApp;
+
+#[derive(Default)]
+pub(crate) struct Fake {
+    /// Statuses DescribeStacks reports, one per call; the last one repeats. `None`: no stack.
+    pub(crate) statuses: Mutex<VecDeque<Option<&'static str>>>,
+    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) events: Vec<StackEvent>,
+    /// How many of `events` (the oldest) are there before this deploy executes anything.
+    pub(crate) past_events: usize,
+    pub(crate) calls: Mutex<Vec<&'static str>>,
+    /// The account's stacks by name, page by page, for the listing tests.
+    pub(crate) pages: Vec<Vec<&'static str>>,
+    /// UpdateStack answers "No updates are to be performed", having applied the update first
+    /// (`Some(true)`: an earlier attempt's answer was lost) or not (`Some(false)`).
+    pub(crate) update_answers_no_updates: Option<bool>,
+}
+
+impl Fake {
+    pub(crate) fn new(statuses: &[Option<&'static str>], events: Vec<StackEvent>) -> Fake {
+        let tags = BTreeMap::from([
+            (tagging::KEY_APP.to_owned(), "queue".to_owned()),
+            (tagging::KEY_MANAGED_BY.to_owned(), tagging::MANAGED_BY.to_owned()),
+        ]);
+        Fake {
+            statuses: Mutex::new(statuses.iter().copied().collect()),
+            tags,
+            events,
+            ..Fake::default()
+        }
+    }
+    fn call(&self, name: &'static str) {
+        self.calls.lock().unwrap().push(name);
+    }
+    pub(crate) fn calls(&self) -> Vec<&'static str> {
+        self.calls.lock().unwrap().clone()
+    }
+    pub(crate) fn stack(&self, status: &str) -> Stack {
+        let applied =
+            self.update_answers_no_updates == Some(true) && self.calls().contains(&"UpdateStack");
+        let updated = applied.then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        Stack {
+            name: "queue-feature-x".into(),
+            status: status.into(),
+            tags: self.tags.clone(),
+            updated,
+            ..Stack::default()
+        }
+    }
+}
+
+impl StackApi for Fake {
+    async fn stacks_page(
+        &self,
+        token: Option<String>,
+    ) -> Result<(Vec<Stack>, Option<String>), CloudError> {
+        self.call("ListStacks");
+        let i: usize = token.map_or(0, |t| t.parse().unwrap());
+        let page = self
+            .pages
+            .get(i)
+            .map(|p| p.iter().map(|n| Stack { name: (*n).into(), ..Stack::default() }).collect())
+            .unwrap_or_default();
+        Ok((page, (i + 1 < self.pages.len()).then(|| (i + 1).to_string())))
+    }
+    async fn describe_stack(&self, name: &str) -> Result<Option<Stack>, CloudError> {
+        self.call("DescribeStacks");
+        if !self.pages.is_empty() {
+            return Ok(self
+                .pages
+                .iter()
+                .flatten()
+                .find(|n| **n == name)
+                .map(|n| Stack { name: (*n).into(), ..Stack::default() }));
+        }
+        let mut q = self.statuses.lock().unwrap();
+        let status =
+            if q.len() > 1 { q.pop_front().flatten() } else { q.front().copied().flatten() };
+        Ok(status.map(|s| self.stack(s)))
+    }
+    async fn create_change_set(&self, _: &ChangeSetRequest) -> Result<String, CloudError> {
+        self.call("CreateChangeSet");
+        Ok("cs-1".into())
+    }
+    async fn change_set(&self, _: &str, _: &str) -> Result<Option<ChangeSetOutcome>, CloudError> {
+        self.call("DescribeChangeSet");
+        Ok(Some(ChangeSetOutcome::Ready(vec![Change {
+            action: "Add".into(),
+            logical_id: "Queue".into(),
+            resource_type: "AWS::SQS::Queue".into(),
+            replacement: None,
+        }])))
+    }
+    async fn execute_change_set(&self, _: &str, _: &str) -> Result<(), CloudError> {
+        self.call("ExecuteChangeSet");
+        Ok(())
+    }
+    async fn create_stack(&self, _: &ChangeSetRequest) -> Result<(), CloudError> {
+        self.call("CreateStack");
+        Ok(())
+    }
+    async fn update_stack(&self, _: &ChangeSetRequest) -> Result<(), CloudError> {
+        self.call("UpdateStack");
+        match self.update_answers_no_updates {
+            Some(_) => Err(CloudError {
+                code: Some("ValidationError".into()),
+                status: Some(400),
+                ..CloudError::other("CloudFormation.UpdateStack", "No updates are to be performed.")
+            }),
+            None => Ok(()),
+        }
+    }
+    async fn delete_change_set(&self, _: &str, _: &str) -> Result<(), CloudError> {
+        self.call("DeleteChangeSet");
+        Ok(())
+    }
+    async fn stack_events(&self, _: &str) -> Result<Vec<StackEvent>, CloudError> {
+        self.call("DescribeStackEvents");
+        // Newest first, as the API returns them; all of them appear once the stack moved on.
+        let started = self.calls().contains(&"ExecuteChangeSet");
+        let shown = if started { self.events.len() } else { self.past_events };
+        Ok(self.events[..shown].iter().rev().cloned().collect())
+    }
+    async fn get_template(&self, _: &str) -> Result<String, CloudError> {
+        self.call("GetTemplate");
+        Ok("{}".into())
+    }
+    async fn delete_stack(&self, _: &str) -> Result<(), CloudError> {
+        self.call("DeleteStack");
+        Ok(())
+    }
+    async fn set_termination_protection(&self, _: &str, _: bool) -> Result<(), CloudError> {
+        self.call("UpdateTerminationProtection");
+        Ok(())
+    }
+    async fn upload_template(&self, _: &str, _: &str) -> Result<String, CloudError> {
+        self.call("PutObject");
+        Ok("https://bucket.s3.amazonaws.com/key".into())
+    }
+}
+
+impl ReleaseStore for Fake {
+    async fn put_object(&self, _: &str, _: &str) -> Result<(), CloudError> {
+        self.call("PutObject");
+        Ok(())
+    }
+    async fn list_keys(&self, _: &str) -> Result<Vec<String>, CloudError> {
+        Ok(Vec::new())
+    }
+    async fn get_object(&self, key: &str) -> Result<String, CloudError> {
+        Err(CloudError::other("GetObject", key))
+    }
+    async fn caller(&self) -> Result<String, CloudError> {
+        Ok("arn:aws:iam::123456789012:user/test".into())
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Log(pub(crate) Mutex<Vec<String>>);
+
+impl Observer for Log {
+    fn note(&self, app: &str, message: &str) {
+        self.0.lock().unwrap().push(format!("{app}: {message}"));
+    }
+    fn change_set(&self, _: &str, _: &str, changes: &[Change], _: Method) {
+        self.0.lock().unwrap().push(format!("{} changes", changes.len()));
+    }
+    fn event(&self, _: &str, _: &str, e: &StackEvent) {
+        self.0.lock().unwrap().push(format!("event {} {}", e.status, e.logical_id));
+    }
+}
+
+pub(crate) fn event(n: u32, logical_id: &str, status: &str, reason: Option<&str>) -> StackEvent {
+    StackEvent {
+        id: format!("e{n}"),
+        timestamp: None,
+        logical_id: logical_id.into(),
+        resource_type: "AWS::SQS::Queue".into(),
+        status: status.into(),
+        reason: reason.map(str::to_owned),
+    }
+}
+
+/// A one-app project (`queue`, protected `production`) in `dir`.
+pub(crate) fn project(dir: &std::path::Path) -> Project {
+    let infra = dir.join("infra");
+    std::fs::create_dir_all(&infra).unwrap();
+    std::fs::write(infra.join("stack.yaml"), "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n")
+        .unwrap();
+    let git = GitContext {
+        root: dir.to_owned(),
+        branch: "feature/x".into(),
+        branch_source: BranchSource::Flag,
+        commit: "a".repeat(40),
+        short_commit: "aaaaaaa".into(),
+        dirty: false,
+    };
+    let app = ResolvedApp {
+        name: "queue".into(),
+        package: "queue".into(),
+        version: "1.0.0".into(),
+        package_dir: dir.to_owned(),
+        infra_dir: infra,
+        config_path: dir.join("infra/jiti.toml"),
+        template: "stack.yaml".into(),
+        environment: Environment {
+            name: "feature-x".into(),
+            branch: "feature/x".into(),
+            protected: false,
+        },
+        stack_name: "queue-feature-x".into(),
+        stack_prefix: String::new(),
+        protected_envs: vec!["production".into()],
+        region: "us-east-1".into(),
+        region_source: crate::resolve::RegionSource::App,
+        profile: None,
+        places: vec![("us-east-1".into(), None)],
+        params: Default::default(),
+        parameters: Vec::new(),
+        parameter_config: Default::default(),
+        user_tags: Vec::new(),
+        depends_on: Vec::new(),
+        keep_retained: false,
+        ttl: None,
+        verify: None,
+        sources: None,
+        policy: Default::default(),
+        unprotected_envs: Vec::new(),
+    };
+    Project {
+        process_env: Default::default(),
+        workspace_root: dir.to_owned(),
+        target_dir: dir.join("target"),
+        git,
+        apps: vec![app],
+        selected: vec![0],
+    }
+}
