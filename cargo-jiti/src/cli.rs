@@ -361,6 +361,7 @@ pub struct OutputsArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub cloud: CloudArgs,
+    /// How to print them: a table, `KEY=value` lines (env), or the JSON report (json: as --json)
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     #[command(flatten)]

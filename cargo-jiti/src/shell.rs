@@ -149,6 +149,16 @@ impl Shell {
     /// `error: …` and each cause on its own line on stderr, as cargo prints them; with `--json`,
     /// also the error as JSON on stdout (unless a report already went there).
     pub fn error(&self, error: &anyhow::Error) {
+        self.print_error(error);
+        if self.json && !self.json_printed.load(Ordering::SeqCst) {
+            let report = ErrorReport { schema_version: SCHEMA_VERSION, error: error_body(error) };
+            let _ = self.print_json(&Printed::Error(report));
+        }
+    }
+
+    /// `error: …` and its causes on stderr only: one of several failures, before the one that
+    /// ends the command (see [`Shell::error`]).
+    pub fn print_error(&self, error: &anyhow::Error) {
         let mut err = self.err();
         let _ = writeln!(err, "{ERROR}error{ERROR:#}: {error}");
         for cause in error.chain().skip(1) {
@@ -157,13 +167,6 @@ impl Shell {
                 "\n{DIM}Caused by:{DIM:#}\n  {}",
                 cause.to_string().replace('\n', "\n  ")
             );
-        }
-        drop(err);
-        if self.json && !self.json_printed.load(Ordering::SeqCst) {
-            let _ = self.print_json(&Printed::Error(ErrorReport {
-                schema_version: SCHEMA_VERSION,
-                error: error_body(error),
-            }));
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn exec(args: RenderArgs, shell: &Shell) -> anyhow::Result<Exit> {
         Err(mut errors) => {
             let last = errors.pop().map(anyhow::Error::new);
             for e in errors {
-                shell.error(&anyhow::Error::new(e));
+                shell.print_error(&anyhow::Error::new(e));
             }
             return Err(last.unwrap_or_else(|| anyhow::anyhow!("render failed")));
         }
