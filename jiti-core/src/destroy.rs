@@ -161,14 +161,7 @@ pub async fn delete_stack<A: StackApi>(
         observer.note(app, &format!("deleting stack {stack}"));
         api.delete_stack(stack).await.map_err(|e| e.to_string())?;
         match wait(api, stack, &mut seen, options, observer, app).await {
-            Ok(settled)
-                if settled
-                    .stack
-                    .as_ref()
-                    .is_none_or(|s| s.status == StackStatus::DeleteComplete) =>
-            {
-                Ok(())
-            }
+            Ok(settled) if settled.gone() => Ok(()),
             Ok(settled) => Err(settled.failure(stack).error),
             Err(f) => Err(f.error),
         }

@@ -52,6 +52,11 @@ pub(crate) struct Settled {
 }
 
 impl Settled {
+    /// The stack is gone: deleted (DescribeStacks no longer finds it, or reports DELETE_COMPLETE).
+    pub(crate) fn gone(&self) -> bool {
+        self.stack.as_ref().is_none_or(|s| s.status == crate::cloud::StackStatus::DeleteComplete)
+    }
+
     /// "stack X ended in STATUS: reason", for an operation that did not end as asked.
     pub(crate) fn failure(self, stack: &str) -> Failure {
         let error = match &self.stack {

@@ -316,7 +316,7 @@ async fn run<A: StackApi + ReleaseStore>(
                 api.delete_stack(stack).await?;
                 let settled =
                     wait(api, stack, &mut HashSet::new(), &options.wait, observer, name).await?;
-                if settled.stack.as_ref().is_some_and(|s| s.status != "DELETE_COMPLETE") {
+                if !settled.gone() {
                     return Err(settled.failure(stack));
                 }
                 current = None;
