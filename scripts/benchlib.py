@@ -20,7 +20,9 @@ def require(*tools):
 
 
 def aws_env(port):
-    return dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+    # The virtualenv's bin first: cargo-jiti builds the example's Lambda with its cargo-zigbuild.
+    path = os.path.join(VENV, "bin") + os.pathsep + os.environ.get("PATH", "")
+    return dict(os.environ, PATH=path, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                 AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
 
 
@@ -85,7 +87,7 @@ def shop(branch):
     """Yields (temporary directory, a git copy of examples/shop committed on `branch` inside it)."""
     with tempfile.TemporaryDirectory(prefix="jiti-bench-") as tmp:
         repo = os.path.join(tmp, "shop")
-        shutil.copytree(os.path.join(ROOT, "examples", "shop"), repo, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+        shutil.copytree(os.path.join(ROOT, "examples", "shop"), repo, ignore=shutil.ignore_patterns("target"))
         git(repo, "init", "-q", "-b", branch)
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", "bench")

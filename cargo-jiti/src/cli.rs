@@ -23,6 +23,8 @@ pub struct JitiArgs {
 pub enum Command {
     /// Render each app's template for the branch's environment into target/jiti/<env>/<app>.template.json
     Render(RenderArgs),
+    /// Build each app's [artifacts] (Lambda packages from its binaries) and upload what the bucket lacks
+    Build(BuildArgs),
     /// Check config, templates, tags, limits and dependencies; exit 1 on errors or warnings
     Check(CheckArgs),
     /// Deploy the branch's environment: one stack per app, dependencies first
@@ -63,6 +65,7 @@ impl Command {
     pub fn json(&self) -> bool {
         match self {
             Command::Render(a) => a.json.json,
+            Command::Build(a) => a.cloud.json.json,
             Command::Check(a) => a.json.json,
             Command::Deploy(a) => a.cloud.json.json,
             Command::Diff(a) => a.cloud.json.json,
@@ -223,6 +226,17 @@ pub struct TtlArg {
 }
 
 #[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Build and package only: no AWS call, nothing uploaded
+    #[arg(long)]
+    pub no_upload: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DeployArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -279,6 +293,15 @@ pub struct GcArgs {
     pub jobs: usize,
     #[command(flatten)]
     pub wait: WaitArgs,
+    /// Only old builds (artifact objects), no environments
+    #[arg(long)]
+    pub artifacts_only: bool,
+    /// Builds referenced by this many newest releases of each live environment are kept
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = at_least_one)]
+    pub keep_releases: usize,
+    /// Builds younger than this are kept (a deploy in flight uploads before it records)
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = humantime_duration)]
+    pub artifacts_grace: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,11 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
     ("parameter-env", "error", "a parameter read from an environment variable that is not set"),
     (
+        "artifact",
+        "error",
+        "`[artifacts]`: a `lambda` artifact's binary is not the package's (or not one), or a function runs an artifact built for other `Architectures`",
+    ),
+    (
         "untaggable",
         "info",
         "a resource whose type cannot be tagged (or is unknown to the registry)",
@@ -270,6 +275,13 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
             f.file = file.clone();
             out.push(f);
         }
+    }
+    for (resource, message) in
+        crate::artifacts::functions::problems(&app.name, &app.artifacts, &app.built, t)
+    {
+        let mut f = finding(Severity::Error, "artifact", app, message);
+        (f.file, f.resource) = (Some(app.config_path.clone()), resource);
+        out.push(f);
     }
     out.extend(policy_findings(app, rendered));
     out.extend(parameter_findings(app, t, &app.parameters, &app.environment.name));

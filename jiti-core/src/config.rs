@@ -13,6 +13,9 @@ use serde::Deserialize;
 
 use crate::tagging;
 
+mod artifacts;
+pub use artifacts::{Arch, ArtifactConfig, ArtifactKind};
+
 /// The file name cargo-jiti looks for in an app's infra folder.
 pub const FILE_NAME: &str = "jiti.toml";
 /// The infra folder's name, next to `Cargo.toml`, unless `[package.metadata.jiti] infra` moves it.
@@ -60,6 +63,10 @@ pub struct JitiConfig {
     /// Policy rules `check` (and so `deploy`) enforces on the rendered template.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Code built from this package and shipped with its stack, as `artifacts.<name>.{bucket,
+    /// key, sha256, size}` in the template.
+    #[serde(default)]
+    pub artifacts: IndexMap<ArtifactName, ArtifactConfig>,
 }
 
 /// `[policy]`
@@ -348,6 +355,11 @@ fn validate(config: &JitiConfig, text: &str, path: &Path) -> Result<(), ConfigEr
             text[from..].find(needle).map(|at| line_column(text, from + at)).unwrap_or((1, 1));
         ConfigError::Invalid { path: path.to_owned(), line, column, message, help }
     };
+    for (name, artifact) in &config.artifacts {
+        artifacts::validate(name, artifact).map_err(|(key, message, help)| {
+            invalid(&format!("[artifacts.{name}]"), key, message, help)
+        })?;
+    }
     let mut owner: IndexMap<&str, &str> = IndexMap::new();
     for (env, settings) in config.environments.protected.iter().flatten() {
         if settings.branches.is_empty() {
@@ -443,6 +455,21 @@ macro_rules! validated_string {
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
+
+validated_string!(
+    /// An artifact's name: a template variable (`artifacts.<name>`), so letters, digits and `_`,
+    /// starting with a letter, at most 64 characters.
+    ArtifactName,
+    |s| {
+        let ok = s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match ok {
+            true => Ok(()),
+            false => Err(format!("artifact name `{s}` must start with a letter and hold only ASCII letters, digits and `_` (it is a template variable), at most 64 characters")),
+        }
+    }
+);
 
 validated_string!(
     /// Why a rule is off: a non-empty sentence.

@@ -32,6 +32,8 @@ pub struct AppSource {
     pub infra_dir: PathBuf,
     pub config_path: PathBuf,
     pub config: JitiConfig,
+    /// The package's binary targets (what `[artifacts]` of kind `lambda` build).
+    pub binaries: Vec<String>,
 }
 
 /// The workspace's apps and which of them are selected.
@@ -142,6 +144,12 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
             infra_dir,
             config_path,
             config,
+            binaries: package
+                .targets
+                .iter()
+                .filter(|t| t.is_bin())
+                .map(|t| t.name.clone())
+                .collect(),
         });
     }
     let workspace_root = metadata.workspace_root.clone().into_std_path_buf();

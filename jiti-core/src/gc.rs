@@ -478,6 +478,7 @@ fn plan_stacks<'a>(
     Ok(plan)
 }
 
+pub mod artifacts;
 mod execute;
 pub use execute::{Done, Judge, Removed, execute};
 

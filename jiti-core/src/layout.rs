@@ -11,6 +11,15 @@ pub const RELEASES: &str = "releases/";
 /// Templates too large to send inline: `templates/<app>/<env>/<hash>.json`.
 pub const TEMPLATES: &str = "templates/";
 
+/// Built code: `artifacts/<app>/<name>/<sha256>.zip`, by content, never overwritten.
+pub const ARTIFACTS: &str = "artifacts/";
+
+/// The key of an app's artifact: by content, so the same bytes are uploaded once and a key's
+/// bytes never change (CloudFormation and Lambda would not notice new bytes at an old key).
+pub fn artifact_key(app: &str, name: &str, sha256: &str) -> String {
+    format!("{ARTIFACTS}{app}/{name}/{sha256}.zip")
+}
+
 /// `cargo-jiti-artifacts-<account>-<region>`: one per account and region, made on first use.
 pub fn artifacts_bucket(account: &str, region: &str) -> String {
     format!("{ARTIFACTS_BUCKET_PREFIX}{account}-{region}")
@@ -46,6 +55,11 @@ pub fn outputs_file(target_dir: &Path, environment: &str, app: &str) -> PathBuf 
     environment_dir(target_dir, environment).join(format!("{app}.outputs.json"))
 }
 
+/// `target/jiti/artifacts/<app>/<name>.zip`: an artifact's package as last built.
+pub fn package_file(target_dir: &Path, app: &str, name: &str) -> PathBuf {
+    target_dir.join("jiti").join("artifacts").join(app).join(format!("{name}.zip"))
+}
+
 /// Writes `contents` to `path` whole or not at all: into a temporary file beside it, then renamed
 /// over it (a rename within a folder is atomic), so an interrupted write never leaves half a file
 /// for `cfn-lint`, a reviewer or the next command. Creates the folder.
@@ -71,6 +85,7 @@ mod tests {
             "cargo-jiti-artifacts-123456789012-eu-west-1"
         );
         assert_eq!(releases("orders-api", "feature-x"), "releases/orders-api/feature-x/");
+        assert_eq!(artifact_key("orders-api", "api", "ab12"), "artifacts/orders-api/api/ab12.zip");
         assert_eq!(
             template_key("orders-api", "main", "ab12"),
             "templates/orders-api/main/ab12.json"

@@ -80,6 +80,10 @@ pub struct Release {
     /// Why it failed, for a failed release.
     #[serde(default)]
     pub error: Option<String>,
+    /// The code shipped with the stack: each artifact's key, hash and size (a rollback deploys
+    /// these exact objects again).
+    #[serde(default)]
+    pub artifacts: Vec<crate::artifacts::ArtifactRef>,
 }
 
 impl Release {

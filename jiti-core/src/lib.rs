@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod tagging;
 pub mod template;
 // The AWS side, and what is built on it.
+pub mod artifacts;
 pub mod cloud;
 pub mod deploy;
 pub mod destroy;
@@ -36,6 +37,7 @@ pub mod ledger;
 pub mod observe;
 pub mod report;
 pub mod rollback;
+pub mod ship;
 pub mod stacks;
 pub mod wait;
 

@@ -133,6 +133,7 @@ pub fn context(project: &Project, app: &ResolvedApp, outputs: &DepOutputs) -> Va
         "aws": aws,
         "params": app.params,
         "deps": deps,
+        "artifacts": crate::artifacts::template_variables(&app.name, &app.artifacts, &app.built),
     })
 }
 

@@ -45,6 +45,7 @@ impl Report {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Body {
+    Build(BuildReport),
     Render(RenderReport),
     Check(CheckReport),
     Deploy(DeployReport),
@@ -68,6 +69,7 @@ macro_rules! bodies {
 }
 
 bodies!(
+    Build(BuildReport),
     Render(RenderReport),
     Check(CheckReport),
     Deploy(DeployReport),
@@ -158,9 +160,19 @@ pub struct CheckSummary {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+pub struct BuildReport {
+    #[serde(flatten)]
+    pub checkout: Checkout,
+    pub artifacts: Vec<crate::ship::BuiltArtifact>,
+    pub api_calls: ApiCalls,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DeployReport {
     #[serde(flatten)]
     pub checkout: Checkout,
+    /// The code built and shipped with the stacks (empty for apps without `[artifacts]`).
+    pub artifacts: Vec<crate::ship::BuiltArtifact>,
     pub apps: Vec<AppResult>,
     /// Automatic rollbacks after a failed `verify`.
     pub rollbacks: Vec<AppResult>,
@@ -219,6 +231,11 @@ pub struct GcReport {
     pub plan: Plan,
     pub deleted: Vec<Deleted>,
     pub removed: Vec<Removed>,
+    /// Old builds, per artifacts bucket.
+    pub artifacts: Vec<crate::gc::artifacts::ArtifactPlan>,
+    /// Old builds deleted, and their bytes.
+    pub artifacts_deleted: usize,
+    pub artifacts_bytes_deleted: u64,
     pub api_calls: ApiCalls,
 }
 

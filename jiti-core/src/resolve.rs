@@ -212,6 +212,15 @@ pub struct ResolvedApp {
     pub policy: AppPolicy,
     /// Protected environments whose stacks go without termination protection.
     pub unprotected_envs: Vec<String>,
+    /// `[artifacts]`: the code shipped with the stack.
+    pub artifacts: Vec<crate::artifacts::ArtifactSpec>,
+    /// The artifacts as built and uploaded (or as a past release recorded them), by name: what
+    /// the template sees. Empty until a build: `render` and `check` show placeholders.
+    pub built: std::collections::BTreeMap<String, crate::artifacts::ArtifactRef>,
+    /// The artifacts as built now, not yet addressed: a deploy points the template at them (in
+    /// the bucket of the stack's account) and uploads what the bucket lacks before the stack
+    /// changes.
+    pub packages: Arc<Vec<crate::artifacts::Package>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -511,6 +520,16 @@ pub(crate) fn resolve_app(
             .filter(|(_, p)| p.termination_protection == Some(false))
             .map(|(name, _)| name.to_string())
             .collect(),
+        artifacts: crate::artifacts::ArtifactSpec::from_config(
+            &source.name,
+            &source.package,
+            &source.package_dir,
+            &source.binaries,
+            &source.config_path,
+            &config.artifacts,
+        ),
+        built: Default::default(),
+        packages: Default::default(),
     })
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::{CloudError, ReleaseStore, StackApi, Target};
+use crate::cloud::{ArtifactStore, CloudError, FunctionApi, ReleaseStore, StackApi, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -39,6 +39,20 @@ pub enum RollbackError {
     Deploy(#[from] DeployError),
     #[error("failed to read the release ledger")]
     Ledger(#[source] CloudError),
+    #[error(
+        "artifact `{artifact}` of release {release} (app `{app}`) was collected (`{key}` is gone from the artifacts bucket); redeploy that commit to rebuild it: `git checkout {commit} && cargo jiti deploy -p {app}`"
+    )]
+    ArtifactGone { app: String, artifact: String, release: String, key: String, commit: String },
+    #[error(
+        "release {release} of app `{app}` recorded no artifact `{artifact}` (it was deployed before the app shipped that code); redeploy that commit to build it: `git checkout {commit} && cargo jiti deploy -p {app}`"
+    )]
+    ArtifactNotRecorded { app: String, artifact: String, release: String, commit: String },
+    #[error("failed to check the artifacts of release {release}")]
+    Artifacts {
+        release: String,
+        #[source]
+        source: CloudError,
+    },
 }
 
 /// The release `to` names in `history` (newest first). Releases whose verify failed are skipped
@@ -83,7 +97,7 @@ pub fn pick<'a>(
 
 /// Deploys `release`'s infra of app `name` (alone, not its dependencies), as a rollback of
 /// `rollback_of`. Rolling back to what is deployed already is a no-op (up to date).
-pub async fn rollback<A: StackApi + ReleaseStore>(
+pub async fn rollback<A: StackApi + ReleaseStore + ArtifactStore + FunctionApi>(
     project: &Project,
     name: &str,
     release: &Release,
@@ -92,7 +106,8 @@ pub async fn rollback<A: StackApi + ReleaseStore>(
     options: &DeployOptions,
     observer: &dyn Observer,
 ) -> Result<AppResult, RollbackError> {
-    let past = project_at(project, name, release)?;
+    let mut past = project_at(project, name, release)?;
+    restore_artifacts(&mut past, release, apis).await?;
     // A rollback brings back what was deployed (and checked) before, even where today's rules
     // would refuse it: in an emergency, going back must not be blocked (the release says so).
     let options = DeployOptions {
@@ -105,10 +120,50 @@ pub async fn rollback<A: StackApi + ReleaseStore>(
     Ok(results.remove(0))
 }
 
+/// The past release's packages, exactly: no rebuild, and each checked to be still in the bucket
+/// before anything changes.
+async fn restore_artifacts<A: ArtifactStore>(
+    past: &mut Project,
+    release: &Release,
+    apis: &BTreeMap<Target, A>,
+) -> Result<(), RollbackError> {
+    let Some(&index) = past.selected.first() else { return Ok(()) };
+    let app = &mut past.apps[index];
+    let not_recorded = |artifact: &str| RollbackError::ArtifactNotRecorded {
+        app: app.name.clone(),
+        artifact: artifact.to_owned(),
+        release: release.id.clone(),
+        commit: git::short(&release.commit, 12).to_owned(),
+    };
+    if let Some(spec) =
+        app.artifacts.iter().find(|s| !release.artifacts.iter().any(|a| a.name == s.name))
+    {
+        return Err(not_recorded(&spec.name));
+    }
+    if release.artifacts.is_empty() {
+        return Ok(());
+    }
+    let Some(api) = apis.get(&crate::stacks::target(app)) else { return Ok(()) };
+    let gone = crate::ship::missing(api, &release.artifacts)
+        .await
+        .map_err(|source| RollbackError::Artifacts { release: release.id.clone(), source })?;
+    if let Some(gone) = gone.first() {
+        return Err(RollbackError::ArtifactGone {
+            app: app.name.clone(),
+            artifact: gone.name.clone(),
+            release: release.id.clone(),
+            key: gone.key.clone(),
+            commit: git::short(&release.commit, 12).to_owned(),
+        });
+    }
+    app.built = release.artifacts.iter().map(|a| (a.name.clone(), a.clone())).collect();
+    Ok(())
+}
+
 /// What a deploy does after its apps ran: each app whose `[hooks] verify` failed goes back to its
 /// release before (the newest deployed one other than the failed release), recorded as a rollback
 /// of the failed one. An app with nothing to go back to is noted and left as it is.
-pub async fn after_failed_verify<A: StackApi + ReleaseStore>(
+pub async fn after_failed_verify<A: StackApi + ReleaseStore + ArtifactStore + FunctionApi>(
     project: &Project,
     results: &[AppResult],
     apis: &BTreeMap<Target, A>,
@@ -187,6 +242,8 @@ pub fn project_at(
         infra_dir: app.infra_dir.clone(),
         config_path: app.config_path.clone(),
         config,
+        // Only to resolve `[artifacts]`: a rollback deploys the release's recorded packages.
+        binaries: app.artifacts.first().map(|a| a.binaries.clone()).unwrap_or_default(),
     };
     let git = GitContext {
         short_commit: git::short(&commit, 7).to_owned(),
@@ -250,6 +307,7 @@ mod tests {
             rollback_of: None,
             skip_checks: false,
             error: None,
+            artifacts: Vec::new(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! `init`: a commented starting point (`infra/jiti.toml` and `infra/stack.yaml`) for a crate that
-//! has no infra yet. Writes only new files: an existing one is never overwritten.
+//! has no infra yet, and for a function starter a Rust Lambda handler (`src/main.rs`, only where it
+//! is still `cargo new`'s hello world). Writes only new files, or that untouched default: nothing
+//! of the user's is ever overwritten.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,11 +28,62 @@ impl Starter {
     /// The template's parameters, as `[params]` lines.
     fn params(self) -> &'static str {
         match self {
-            Starter::QueueWorker => "visibility_timeout = 60\nmax_receive_count = 5",
+            Starter::QueueWorker => {
+                "visibility_timeout = 60\nmax_receive_count = 5\nlog_retention_days = 14"
+            }
             Starter::HttpFunction => "memory = 256\nlog_retention_days = 14",
             Starter::StaticBucket => "keep_old_versions_days = 30",
         }
     }
+}
+
+impl Starter {
+    /// The Rust handler a function starter begins with.
+    pub fn handler(self) -> Option<&'static str> {
+        match self {
+            Starter::QueueWorker => Some(include_str!("../starters/queue-worker.rs")),
+            Starter::HttpFunction => Some(include_str!("../starters/http-function.rs")),
+            Starter::StaticBucket => None,
+        }
+    }
+
+    /// What the handler needs, as `cargo add` arguments, one crate per entry.
+    pub fn dependencies(self) -> &'static [&'static [&'static str]] {
+        match self.handler() {
+            Some(_) => &[
+                &["lambda_runtime@1.5", "--no-default-features"],
+                &["serde_json@1"],
+                &["tokio@1", "--features", "macros"],
+            ],
+            None => &[],
+        }
+    }
+
+    fn artifacts(self) -> &'static str {
+        match self.handler() {
+            Some(_) => {
+                "# The function's code: this crate's binary, built for Amazon Linux 2023 by `cargo jiti deploy`,\n# zipped and uploaded under a key made of its hash (`artifacts.function.key` in stack.yaml).\n[artifacts.function]\nkind = \"lambda\"\n# arch = \"arm64\"    # then `Architectures: [arm64]` in stack.yaml\n\n"
+            }
+            None => "",
+        }
+    }
+}
+
+/// What `init` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scaffolded {
+    pub written: Vec<PathBuf>,
+    /// `src/main.rs` became the starter's handler (it was `cargo new`'s default): its
+    /// dependencies are to be added.
+    pub handler_written: bool,
+    /// A function starter whose crate has code of its own: the handler to start from, not written.
+    pub handler_left: Option<&'static str>,
+}
+
+/// `cargo new`'s `main.rs`, or an empty `main`: code nobody would miss.
+fn is_default_main(text: &str) -> bool {
+    let code: String = text.split_whitespace().collect();
+    code == "fnmain(){println!(\"Hello,world!\");}" || code == "fnmain(){}"
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,11 +143,30 @@ pub fn package_dir(
     Ok((found.name.to_string(), dir(found)))
 }
 
-/// Writes `infra/jiti.toml` and `infra/stack.yaml` into `package_dir`; returns their paths.
-/// Nothing is written when either exists.
-pub fn init(package_dir: &Path, starter: Starter) -> Result<Vec<PathBuf>, ScaffoldError> {
+/// Writes `infra/jiti.toml` and `infra/stack.yaml` into `package_dir` (nothing when either
+/// exists), and a function starter's handler over a default `src/main.rs`.
+pub fn init(package_dir: &Path, starter: Starter) -> Result<Scaffolded, ScaffoldError> {
+    let written = write_infra(package_dir, starter)?;
+    let main = package_dir.join("src/main.rs");
+    let mut done = Scaffolded { written, handler_written: false, handler_left: None };
+    let Some(handler) = starter.handler() else { return Ok(done) };
+    match std::fs::read_to_string(&main) {
+        Ok(text) if is_default_main(&text) => {
+            std::fs::write(&main, handler)
+                .map_err(|source| ScaffoldError::Write { path: main.clone(), source })?;
+            done.written.push(main);
+            done.handler_written = true;
+        }
+        _ => done.handler_left = Some(handler),
+    }
+    Ok(done)
+}
+
+fn write_infra(package_dir: &Path, starter: Starter) -> Result<Vec<PathBuf>, ScaffoldError> {
     let infra = package_dir.join(config::DEFAULT_INFRA_DIR);
-    let config_text = include_str!("../starters/jiti.toml").replace("{params}", starter.params());
+    let config_text = include_str!("../starters/jiti.toml")
+        .replace("{params}", starter.params())
+        .replace("{artifacts}", starter.artifacts());
     let files = [
         (infra.join(config::FILE_NAME), config_text),
         (infra.join("stack.yaml"), starter.template().to_owned()),
@@ -133,11 +205,25 @@ mod tests {
     #[test]
     fn init_writes_both_files_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
-        let written = init(dir.path(), Starter::QueueWorker).unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("src/main.rs"),
+            "fn main() {\n    println!(\"Hello, world!\");\n}\n",
+        )
+        .unwrap();
+        let done = init(dir.path(), Starter::QueueWorker).unwrap();
+        let written = done.written;
         assert_eq!(
             written,
-            [dir.path().join("infra/jiti.toml"), dir.path().join("infra/stack.yaml")]
+            [
+                dir.path().join("infra/jiti.toml"),
+                dir.path().join("infra/stack.yaml"),
+                dir.path().join("src/main.rs")
+            ]
         );
+        assert!(done.handler_written);
+        assert!(std::fs::read_to_string(&written[2]).unwrap().contains("lambda_runtime::run"));
+        assert!(std::fs::read_to_string(&written[0]).unwrap().contains("[artifacts.function]"));
         let config = std::fs::read_to_string(&written[0]).unwrap();
         assert!(config.contains("visibility_timeout = 60"), "{config}");
         config::parse(&config, &written[0]).unwrap();
@@ -150,5 +236,15 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(&written[1]).unwrap(), "mine");
         assert!(!written[0].exists(), "nothing is written when a file exists");
+        // A crate with code of its own keeps it: the handler is offered, not written.
+        let mine = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(mine.path().join("src")).unwrap();
+        std::fs::write(mine.path().join("src/main.rs"), "fn main() { serve(); }").unwrap();
+        let done = init(mine.path(), Starter::HttpFunction).unwrap();
+        assert!(!done.handler_written && done.handler_left.is_some());
+        assert_eq!(
+            std::fs::read_to_string(mine.path().join("src/main.rs")).unwrap(),
+            "fn main() { serve(); }"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::cloud::{
-    Change, ChangeSetOutcome, ChangeSetRequest, CloudError, Method, ReleaseStore, Stack, StackApi,
-    StackEvent,
+    Change, ChangeSetOutcome, ChangeSetRequest, CloudError, FunctionApi, Method, ReleaseStore,
+    Stack, StackApi, StackEvent,
 };
 use crate::observe::Observer;
 use crate::resolve::Project;
@@ -35,6 +35,9 @@ pub(crate) struct Fake {
     /// UpdateStack answers "No updates are to be performed", having applied the update first
     /// (`Some(true)`: an earlier attempt's answer was lost) or not (`Some(false)`).
     pub(crate) update_answers_no_updates: Option<bool>,
+    /// ListStackResources' functions (logical, physical) and GetFunction's `CodeSha256` by name.
+    pub(crate) functions: Vec<(String, String)>,
+    pub(crate) code: BTreeMap<String, String>,
 }
 
 impl Fake {
@@ -176,6 +179,44 @@ impl ReleaseStore for Fake {
     }
 }
 
+impl crate::cloud::ArtifactStore for Fake {
+    async fn bucket(&self) -> Result<String, CloudError> {
+        self.call("HeadBucket");
+        Ok("cargo-jiti-artifacts-123456789012-us-east-1".into())
+    }
+    async fn bucket_name(&self) -> Result<String, CloudError> {
+        self.call("GetCallerIdentity");
+        Ok("cargo-jiti-artifacts-123456789012-us-east-1".into())
+    }
+    async fn object_size(&self, _: &str) -> Result<Option<u64>, CloudError> {
+        self.call("HeadObject");
+        Ok(None)
+    }
+    async fn put_package(&self, _: &str, _: Vec<u8>) -> Result<(), CloudError> {
+        self.call("PutObject");
+        Ok(())
+    }
+    async fn list_objects(&self, _: &str) -> Result<Vec<crate::cloud::StoredObject>, CloudError> {
+        self.call("ListObjectsV2");
+        Ok(Vec::new())
+    }
+    async fn delete_objects(&self, _: &[String]) -> Result<(), CloudError> {
+        self.call("DeleteObjects");
+        Ok(())
+    }
+}
+
+impl FunctionApi for Fake {
+    async fn stack_functions(&self, _: &str) -> Result<Vec<(String, String)>, CloudError> {
+        self.call("ListStackResources");
+        Ok(self.functions.clone())
+    }
+    async fn code_sha256(&self, function: &str) -> Result<Option<String>, CloudError> {
+        self.call("GetFunction");
+        Ok(self.code.get(function).cloned())
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Log(pub(crate) Mutex<Vec<String>>);
 
@@ -247,6 +288,9 @@ pub(crate) fn project(dir: &std::path::Path) -> Project {
         sources: None,
         policy: Default::default(),
         unprotected_envs: Vec::new(),
+        artifacts: Vec::new(),
+        built: Default::default(),
+        packages: Default::default(),
     };
     Project {
         process_env: Default::default(),

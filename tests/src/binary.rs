@@ -61,7 +61,16 @@ pub fn jiti_command_through(wrapper: &[&str], dir: &Path) -> Command {
     }
     // The machine's own AWS config never counts, and nothing asks EC2 instance metadata (a
     // link-local address no test may reach); a test that wants a config file sets its own.
+    // The Lambda build tools (cargo-zigbuild, zig) come from the virtualenv; every copy of an
+    // example builds into one target directory, so the suite builds a Lambda's dependencies once.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(crate::venv().join("bin")).chain(std::env::split_paths(&path)),
+    )
+    .expect("PATH");
     cmd.env("NO_COLOR", "1")
+        .env("PATH", path)
+        .env("CARGO_JITI_BUILD_TARGET_DIR", repo_root().join("target").join("examples"))
         .env_remove("CARGO_TARGET_DIR")
         .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials")

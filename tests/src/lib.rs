@@ -1,7 +1,7 @@
 //! Test support for cargo-jiti's end-to-end tests, by what each part stands for: the real binary
 //! ([`binary`]), throw-away git repositories ([`repo`]), the external oracles (cfn-lint, the reports'
-//! JSON Schema: [`oracle`]), the AWS emulator ([`emulator`]) and a misbehaving network in front of
-//! it ([`proxy`]).
+//! JSON Schema: [`oracle`]), the AWS emulator ([`emulator`]), a misbehaving network in front of
+//! it ([`proxy`]), and the Lambda Runtime API a built `bootstrap` answers ([`lambda`]).
 //!
 //! Nothing here fakes cargo-jiti's behaviour: tests run the binary as a user would.
 
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub mod binary;
 pub mod emulator;
+pub mod lambda;
 pub mod oracle;
 pub mod proxy;
 pub mod repo;

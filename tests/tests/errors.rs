@@ -90,17 +90,26 @@ fn template_errors_point_at_the_rendered_line_and_its_template_line() {
     error: app `orders-api` is not rendered: its dependency `billing` does not render
     ");
     let repo = shop();
+    // A block that renders to nothing above the error: the rendered line and its template line differ.
+    edit(
+        &repo,
+        "orders-api/infra/stack.yaml",
+        "  OrdersLogs:",
+        "{%- if env.protected %}\n  # production only: alarms\n  # on the function's errors\n{%- endif %}\n  OrdersLogs:",
+    );
     edit(
         &repo,
         "orders-api/infra/stack.yaml",
         "      RetentionInDays: {{ params.log_retention_days }}",
         "      RetentionInDays: {{ params.log_retention_days }}: days",
     );
+    let template = repo.read("orders-api/infra/stack.yaml");
+    let source_line = template.lines().position(|l| l.ends_with(": days")).expect("the edit") + 1;
     let err = render_err(&repo);
-    // The rendered line and its template line differ: the `{%- if %}` above renders fewer lines.
-    assert!(err.contains("line 78: invalid YAML: mapping values are not allowed"), "{err}");
+    assert!(err.contains("line 79: invalid YAML: mapping values are not allowed"), "{err}");
     assert!(err.contains("rendered line:       RetentionInDays: 90: days"), "{err}");
-    assert!(err.contains("from: [REPO]/orders-api/infra/stack.yaml:83"), "{err}");
+    assert_eq!(source_line, 82, "{template}");
+    assert!(err.contains("from: [REPO]/orders-api/infra/stack.yaml:82"), "{err}");
 }
 
 #[test]

@@ -269,22 +269,54 @@ fn help_reads_as_a_cargo_subcommand() {
 }
 
 #[test]
-fn the_function_code_is_addressed_by_version_and_commit() {
+fn offline_the_functions_code_is_a_placeholder_and_check_judges_the_artifact() {
     let repo = Repo::from_fixture("shop");
-    let config = repo
-        .read("orders-api/infra/jiti.toml")
-        .replace("code_bucket = \"\"", "code_bucket = \"shop-builds\"");
-    repo.write("orders-api/infra/jiti.toml", &config);
-    repo.commit("code from the build bucket");
-    let short = repo.git(&["rev-parse", "--short=7", "HEAD"]);
+    // `render` builds nothing: the key and bucket are plain placeholders, valid where they stand.
     let t: Value = serde_json::from_str(
         &repo.jiti(&["render", "-p", "orders-api", "--stdout"]).expect(0).stdout,
     )
     .expect("json");
     let code = &t["Resources"]["OrdersFunction"]["Properties"]["Code"];
-    assert_eq!(code["S3Bucket"], "shop-builds");
-    assert_eq!(code["S3Key"], format!("orders-api/1.4.2/{short}/lambda.zip"));
+    assert_eq!(code["S3Bucket"], "known-after-build");
+    assert_eq!(code["S3Key"], "artifacts/orders-api/api/known-after-build.zip");
     let file = repo.path().join("orders-api.json");
     std::fs::write(&file, t.to_string()).expect("write");
     assert!(lint_errors(&cfn_lint(&[file], &[])).is_empty());
+    assert!(
+        !repo.path().join("target/jiti/artifacts").exists(),
+        "render must not build or package anything"
+    );
+
+    // An artifact for another CPU than the function's, and a binary the package lacks.
+    let config = repo.read("orders-api/infra/jiti.toml");
+    repo.write(
+        "orders-api/infra/jiti.toml",
+        &config.replace("arch = \"x86_64\"", "arch = \"arm64\""),
+    );
+    let run = repo.jiti(&["check", "-p", "orders-api"]).expect(1);
+    assert!(run.stdout.contains("error[artifact]"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("built for `arm64`, but its `Architectures` is [x86_64]"),
+        "{}",
+        run.stdout
+    );
+    repo.write(
+        "orders-api/infra/jiti.toml",
+        &config.replace("arch = \"x86_64\"", "arch = \"x86_64\"\nbin = \"orders\""),
+    );
+    let run = repo.jiti(&["check", "-p", "orders-api"]).expect(1);
+    assert!(
+        run.stdout.contains("package `orders-api` has no such binary (it has: orders-api)"),
+        "{}",
+        run.stdout
+    );
+    // A template reading an artifact jiti.toml does not declare: the render says which.
+    let stack = repo.read("orders-api/infra/stack.yaml");
+    repo.write("orders-api/infra/jiti.toml", &config);
+    repo.write(
+        "orders-api/infra/stack.yaml",
+        &stack.replace("artifacts.api.key", "artifacts.worker.key"),
+    );
+    let run = repo.jiti(&["check", "-p", "orders-api"]).expect(1);
+    assert!(run.stdout.contains("artifacts.worker.key"), "{}", run.stdout);
 }

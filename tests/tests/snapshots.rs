@@ -21,6 +21,8 @@ fn filters(repo: &Repo) -> Vec<(String, &'static str)> {
         (r"in \d+[dhms]( \d+[dhms])?".into(), "in [left]"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".into(), "[time]"),
         (r"127\.0\.0\.1:\d+".into(), "127.0.0.1:[port]"),
+        // A Lambda package's size depends on the toolchain that built it.
+        (r"\b\d+ bytes\b".into(), "[size] bytes"),
     ]
 }
 

@@ -50,13 +50,16 @@ pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
         skip_checks: args.skip_checks,
         ..DeployOptions::default()
     };
+    // Built before any AWS call: a failed build changes nothing.
+    let built = super::build::build(&project, &plan, shell)?;
+    let shipping = super::build::attach(&project, &built);
     let counter = CallCounter::default();
     let progress = Progress::new(shell);
     let (results, rollbacks) = super::block_on(&progress, async {
         let apis =
             super::connect(plan.iter().map(|&i| &project.apps[i]), &args.cloud.connect, &counter)
                 .await;
-        let results = deploy::deploy(&project, &apis, &options, &progress).await?;
+        let results = deploy::deploy(&shipping, &apis, &options, &progress).await?;
         // A release whose verify failed goes back to the release before it, unless told not to.
         let rollbacks = match args.no_rollback {
             true => Vec::new(),
@@ -77,6 +80,7 @@ pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
         results.iter().filter(|r| matches!(r.outcome, Outcome::VerifyFailed { .. })).count();
     let report = DeployReport {
         checkout: super::checkout(&project),
+        artifacts: super::build::shipped(built, &results),
         apps: results,
         rollbacks,
         api_calls: (&counter).into(),
@@ -84,6 +88,20 @@ pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
     if shell.json() {
         shell.print_report(report)?;
     } else {
+        let mut out = shell.out();
+        for a in report.artifacts.iter().filter(|a| a.key.is_some()) {
+            let how = if a.uploaded { "uploaded" } else { "in bucket" };
+            writeln!(
+                out,
+                "{GOOD}{how:>12}{GOOD:#} {}/{} {DIM}({} bytes, sha256 {}, built in {:.1}s){DIM:#}",
+                a.app,
+                a.name,
+                a.size,
+                &a.sha256[..a.sha256.len().min(12)],
+                a.build_seconds
+            )?;
+        }
+        drop(out);
         print_summary(shell, &report.apps, &project.workspace_root)?;
         print_summary(shell, &report.rollbacks, &project.workspace_root)?;
     }

@@ -11,11 +11,15 @@ use crate::cli::DiffArgs;
 use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell, WARNING};
 
 pub fn exec(args: DiffArgs, shell: &Shell) -> anyhow::Result<Exit> {
-    let project = super::load_project(&args.project, shell)?;
+    let mut project = super::load_project(&args.project, shell)?;
+    // Built first, so that a code change shows as the new artifact key it deploys; not uploaded.
+    let selected = project.selected.clone();
+    let mut built = super::build::build(&project, &selected, shell)?;
     let counter = CallCounter::default();
     let diffs = super::runtime()?.block_on(async {
         let apis = super::connect(&project.apps, &args.cloud.connect, &counter).await;
-        jiti_core::diff::diff(&project, &apis, None).await
+        super::build::upload(&mut project, &mut built, &apis, false).await?;
+        Ok::<_, anyhow::Error>(jiti_core::diff::diff(&project, &apis, None).await?)
     })?;
     let differs = diffs.iter().any(|d| d.differs());
     if shell.json() {

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::time::SystemTime;
 
-use jiti_core::cloud::{CallCounter, Removal};
+use jiti_core::cloud::{ArtifactStore, CallCounter, Removal};
+use jiti_core::gc::artifacts::{self, ArtifactOptions};
 use jiti_core::gc::{self, GcOptions, Owner, Reason};
 use jiti_core::report::GcReport;
 
@@ -35,18 +36,49 @@ pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let counter = CallCounter::default();
     let progress = Progress::new(shell);
     let (yes, wait) = (args.yes.yes, args.wait.options());
-    let (plan, done) = super::block_on(&progress, async {
+    let artifact_options = ArtifactOptions {
+        keep_releases: args.keep_releases,
+        grace: args.artifacts_grace,
+        now: SystemTime::now(),
+    };
+    let (plan, done, old_builds, builds_deleted) = super::block_on(&progress, async {
         let apis = super::connect_everywhere(&project.apps, &args.cloud.connect, &counter).await;
-        // The error names the call and the endpoint: one line says it all.
-        let seen = gc::look(&project, &apis).await?;
-        let plan = gc::plan(&project, &seen, &knowledge, &options)?;
-        let judge = gc::Judge { project: &project, knowledge: &knowledge, options: &options };
-        let done = if yes {
-            gc::execute(&plan, &apis, args.jobs, &judge, &wait, &progress).await
-        } else {
-            gc::Done::default()
+        let (plan, done) = match args.artifacts_only {
+            true => (gc::Plan::default(), gc::Done::default()),
+            false => {
+                // The error names the call and the endpoint: one line says it all.
+                let seen = gc::look(&project, &apis).await?;
+                let plan = gc::plan(&project, &seen, &knowledge, &options)?;
+                let judge =
+                    gc::Judge { project: &project, knowledge: &knowledge, options: &options };
+                let done = if yes {
+                    gc::execute(&plan, &apis, args.jobs, &judge, &wait, &progress).await
+                } else {
+                    gc::Done::default()
+                };
+                (plan, done)
+            }
         };
-        Ok::<_, anyhow::Error>((plan, done))
+        // Old builds, after the environments (whose stacks, once gone, protect no build), one
+        // bucket per account and region.
+        let mut old_builds = Vec::new();
+        let mut deleted = (0, 0);
+        let mut buckets = std::collections::BTreeSet::new();
+        for api in apis.values() {
+            let bucket = api.bucket_name().await?;
+            if !buckets.insert(bucket) {
+                continue;
+            }
+            let builds = artifacts::look(api, &artifact_options).await?;
+            if yes {
+                let (n, bytes) = artifacts::collect(api, &builds, &artifact_options).await?;
+                deleted = (deleted.0 + n, deleted.1 + bytes);
+            }
+            if !builds.collect.is_empty() || builds.kept > 0 {
+                old_builds.push(builds);
+            }
+        }
+        Ok::<_, anyhow::Error>((plan, done, old_builds, deleted))
     })?;
     progress.finish();
     let failed = done.failures();
@@ -56,6 +88,9 @@ pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
             plan,
             deleted: done.stacks,
             removed: done.resources,
+            artifacts: old_builds,
+            artifacts_deleted: builds_deleted.0,
+            artifacts_bytes_deleted: builds_deleted.1,
             api_calls: (&counter).into(),
         })?;
     } else {
@@ -130,6 +165,38 @@ pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
                 r.arn,
                 r.error.as_deref().unwrap_or("unknown error")
             )?;
+        }
+        for b in &old_builds {
+            let what = if yes { "deleted" } else { "would delete" };
+            for o in &b.collect {
+                writeln!(
+                    out,
+                    "{WARNING}{what:>16}{WARNING:#} s3://{}/{} {DIM}({} bytes){DIM:#}: old build, no recent release of a live environment uses it",
+                    o.bucket, o.key, o.size
+                )?;
+            }
+            writeln!(
+                out,
+                "{DIM}{:>16}{DIM:#} {} build(s), {} bytes: in use, or younger than {}",
+                "kept",
+                b.kept,
+                b.kept_bytes,
+                humantime::format_duration(artifact_options.grace)
+            )?;
+        }
+        let build_count: usize = old_builds.iter().map(|b| b.collect.len()).sum();
+        let build_bytes: u64 = old_builds.iter().map(|b| b.collect_bytes).sum();
+        match yes {
+            false if build_count > 0 => writeln!(
+                out,
+                "dry run: {build_count} old build(s) ({build_bytes} bytes) would be deleted"
+            )?,
+            true if builds_deleted.0 > 0 => writeln!(
+                out,
+                "{} old build(s) deleted, {} bytes freed",
+                builds_deleted.0, builds_deleted.1
+            )?,
+            _ => {}
         }
         let deletable = plan.resources.iter().filter(|o| o.delete.is_some()).count();
         let left = plan.resources.len() - deletable;

@@ -45,9 +45,11 @@ pub fn exec(args: HistoryArgs, shell: &Shell) -> anyhow::Result<Exit> {
                 .unwrap_or_default();
             let who = r.deployed_by.git.as_deref().or(r.deployed_by.aws.as_deref()).unwrap_or("?");
             let dirty = if r.dirty { "+dirty" } else { "" };
+            let code: String =
+                r.artifacts.iter().map(|a| format!(" {}@{}", a.name, a.short_hash())).collect();
             writeln!(
                 out,
-                "  {DIM}{}{DIM:#}  {:<10} {}{dirty:<6} {style}{status:<29}{style:#} {who}{rollback}  {DIM}{}{DIM:#}",
+                "  {DIM}{}{DIM:#}  {:<10} {}{dirty:<6} {style}{status:<29}{style:#} {who}{rollback}{code}  {DIM}{}{DIM:#}",
                 r.time,
                 r.version,
                 jiti_core::git::short(&r.commit, 7),

@@ -1,6 +1,7 @@
 //! One module per subcommand, each a thin `exec(args, shell) -> Result<Exit>` over `jiti-core`:
 //! it builds the command's typed report (`jiti_core::report`) and prints it as JSON or as text.
 
+mod build;
 mod check;
 mod deploy;
 mod destroy;
@@ -33,6 +34,7 @@ use crate::shell::{Exit, Shell};
 pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
     match args.command {
         Command::Render(a) => render::exec(a, shell),
+        Command::Build(a) => build::exec(a, shell),
         Command::Check(a) => check::exec(a, shell),
         Command::Deploy(a) => deploy::exec(a, shell),
         Command::Diff(a) => diff::exec(a, shell),

@@ -22,6 +22,11 @@ pub fn exec(args: RunArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let environment = project.apps[first].environment.clone();
     // A protected environment is deployed by `deploy`, with its confirmation, never on the side.
     let deploying = !args.no_deploy && !environment.protected;
+    let built = match deploying {
+        true => super::build::build(&project, &plan, shell)?,
+        false => Vec::new(),
+    };
+    let shipping = super::build::attach(&project, &built);
     let counter = CallCounter::default();
     let progress = Progress::new(shell);
     let options = DeployOptions {
@@ -39,7 +44,7 @@ pub fn exec(args: RunArgs, shell: &Shell) -> anyhow::Result<Exit> {
                 super::connect(plan.iter().map(|&i| &project.apps[i]), &args.connect, &counter)
                     .await;
             if deploying {
-                let results = deploy::deploy(&project, &apis, &options, &progress).await?;
+                let results = deploy::deploy(&shipping, &apis, &options, &progress).await?;
                 progress.finish();
                 let summary: Vec<String> = results
                     .iter()

@@ -1,8 +1,10 @@
 //! The artifacts bucket (`cargo-jiti-artifacts-<account>-<region>`, see [`crate::layout`]): made
-//! on first use, private, encrypted and tagged; it holds the release ledger ([`ReleaseStore`]) and
-//! templates too large to send inline.
+//! on first use, private, encrypted and tagged; it holds the release ledger ([`ReleaseStore`]),
+//! templates too large to send inline, and the apps' built code ([`ArtifactStore`]).
 
-use super::{Aws, CloudError, ReleaseStore};
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::{ArtifactStore, Aws, CloudError, MULTIPART_THRESHOLD, ReleaseStore, StoredObject};
 use crate::layout;
 
 impl Aws {
@@ -35,7 +37,7 @@ impl Aws {
             .bucket(&bucket)
             .key(key)
             .content_type("application/json")
-            .body(aws_sdk_s3::primitives::ByteStream::from(body.as_bytes().to_vec()))
+            .body(ByteStream::from(body.as_bytes().to_vec()))
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
             .send()
             .await
@@ -157,5 +159,179 @@ impl ReleaseStore for Aws {
 
     async fn caller(&self) -> Result<String, CloudError> {
         Ok(self.identity().await?.1.clone())
+    }
+}
+
+impl ArtifactStore for Aws {
+    async fn bucket(&self) -> Result<String, CloudError> {
+        self.artifacts_bucket().await
+    }
+
+    async fn bucket_name(&self) -> Result<String, CloudError> {
+        self.artifacts_bucket_name().await
+    }
+
+    async fn object_size(&self, key: &str) -> Result<Option<u64>, CloudError> {
+        let bucket = self.artifacts_bucket_name().await?;
+        match self.s3.head_object().bucket(&bucket).key(key).send().await {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            // A HEAD answer has no body: a missing key (or bucket) is a bare 404.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(self.error("S3.HeadObject", e)),
+        }
+    }
+
+    async fn put_package(&self, key: &str, bytes: Vec<u8>) -> Result<(), CloudError> {
+        let bucket = self.artifacts_bucket().await?;
+        if bytes.len() <= MULTIPART_THRESHOLD {
+            self.s3
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .content_type("application/zip")
+                .body(ByteStream::from(bytes))
+                .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                .send()
+                .await
+                .map_err(|e| self.error("S3.PutObject", e))?;
+            return Ok(());
+        }
+        self.put_in_parts(&bucket, key, bytes).await
+    }
+
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, CloudError> {
+        let bucket = self.artifacts_bucket_name().await?;
+        let mut pages =
+            self.s3.list_objects_v2().bucket(&bucket).prefix(prefix).into_paginator().send();
+        let mut objects = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    let e = self.error("S3.ListObjectsV2", e);
+                    if e.code.as_deref() == Some("NoSuchBucket") {
+                        return Ok(Vec::new());
+                    }
+                    return Err(e);
+                }
+            };
+            objects.extend(page.contents().iter().filter_map(|o| {
+                Some(StoredObject {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o
+                        .last_modified()
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
+                })
+            }));
+        }
+        Ok(objects)
+    }
+
+    async fn delete_objects(&self, keys: &[String]) -> Result<(), CloudError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let bucket = self.artifacts_bucket_name().await?;
+        let build =
+            |e: aws_sdk_s3::error::BuildError| CloudError::other("S3.DeleteObjects", e.to_string());
+        for batch in keys.chunks(1000) {
+            let objects = batch
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(build)?;
+            let out = self
+                .s3
+                .delete_objects()
+                .bucket(&bucket)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(objects))
+                        .quiet(true)
+                        .build()
+                        .map_err(build)?,
+                )
+                .send()
+                .await
+                .map_err(|e| self.error("S3.DeleteObjects", e))?;
+            if let Some(failed) = out.errors().first() {
+                return Err(CloudError::other(
+                    "S3.DeleteObjects",
+                    format!(
+                        "could not delete `{}` ({} of {} failed): {}",
+                        failed.key().unwrap_or_default(),
+                        out.errors().len(),
+                        batch.len(),
+                        failed.message().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Aws {
+    /// A multipart upload, aborted when a part fails so that no invisible parts are left to pay for.
+    async fn put_in_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), CloudError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let upload = self
+            .s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/zip")
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map_err(|e| self.error("S3.CreateMultipartUpload", e))?;
+        let id = upload.upload_id().unwrap_or_default().to_owned();
+        let mut parts = Vec::new();
+        for (i, chunk) in bytes.chunks(MULTIPART_THRESHOLD).enumerate() {
+            let number = i as i32 + 1;
+            let sent = self
+                .s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .part_number(number)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag().map(str::to_owned))
+                        .build(),
+                ),
+                Err(e) => {
+                    let _ = self
+                        .s3
+                        .abort_multipart_upload()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(&id)
+                        .send()
+                        .await;
+                    return Err(self.error("S3.UploadPart", e));
+                }
+            }
+        }
+        self.s3
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| self.error("S3.CompleteMultipartUpload", e))?;
+        Ok(())
     }
 }

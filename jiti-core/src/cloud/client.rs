@@ -165,7 +165,8 @@ pub struct Aws {
     resource_clients: Arc<std::sync::OnceLock<ResourceClients>>,
 }
 
-/// Clients only `gc` needs: made on first use, so that a deploy does not pay for them.
+/// Clients only `gc` and the check of a deploy's functions need: made on first use, so that a
+/// deploy without functions does not pay for them.
 #[derive(Debug, Clone)]
 pub(super) struct ResourceClients {
     pub(super) tagging: aws_sdk_resourcegroupstagging::Client,
@@ -174,6 +175,7 @@ pub(super) struct ResourceClients {
     pub(super) sns: aws_sdk_sns::Client,
     pub(super) logs: aws_sdk_cloudwatchlogs::Client,
     pub(super) ssm: aws_sdk_ssm::Client,
+    pub(super) lambda: aws_sdk_lambda::Client,
 }
 
 impl Aws {
@@ -251,6 +253,11 @@ impl Aws {
                 ),
                 ssm: aws_sdk_ssm::Client::from_conf(
                     aws_sdk_ssm::config::Builder::from(shared).interceptor(counter.clone()).build(),
+                ),
+                lambda: aws_sdk_lambda::Client::from_conf(
+                    aws_sdk_lambda::config::Builder::from(shared)
+                        .interceptor(counter.clone())
+                        .build(),
                 ),
             }
         })

@@ -4,7 +4,8 @@
 //!
 //! By concern: [`client`] (the config chain, retries, call counting), [`error`] (what a failed call
 //! means), `cfn` (CloudFormation calls), `bucket` (the artifacts bucket: ledger and large templates),
-//! `resources` (tagged resources `gc` collects), [`status`] (stack statuses as a type).
+//! `resources` (tagged resources `gc` collects), [`status`] (stack statuses as a type), `lambda`
+//! (the code a function runs, for the check after a deploy).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -14,6 +15,7 @@ mod bucket;
 mod cfn;
 pub mod client;
 pub mod error;
+mod lambda;
 mod resources;
 pub mod status;
 
@@ -236,6 +238,61 @@ pub trait ReleaseStore: Send + Sync {
     fn get_object(&self, key: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
     /// The AWS identity making the calls (an ARN), for "who deployed".
     fn caller(&self) -> impl Future<Output = Result<String, CloudError>> + Send;
+}
+
+/// An object of the artifacts bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+/// Built code in the artifacts bucket: each package written once, under a key made of its hash.
+pub trait ArtifactStore: Send + Sync {
+    /// The bucket's name, the bucket made on first use.
+    fn bucket(&self) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// The bucket's name, whether it exists or not.
+    fn bucket_name(&self) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// The size of the object at `key` (HeadObject), `None` when there is none.
+    fn object_size(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<u64>, CloudError>> + Send;
+    /// Uploads a package (in parts, over [`MULTIPART_THRESHOLD`]).
+    fn put_package(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Objects under `prefix`, every page (1,000 keys a call); none when there is no bucket.
+    fn list_objects(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<StoredObject>, CloudError>> + Send;
+    /// Deletes `keys`, 1,000 a call (DeleteObjects).
+    fn delete_objects(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+}
+
+/// Packages larger than this are uploaded in parts (of this size), as the AWS CLI does from 8 MB.
+pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
+
+/// What a deploy reads of the functions it made: which they are, and the code they run.
+pub trait FunctionApi: Send + Sync {
+    /// (logical id, physical id) of each `AWS::Lambda::Function` of `stack`.
+    fn stack_functions(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, CloudError>> + Send;
+    /// The function's `CodeSha256` (base64 of the SHA-256 of its package), `None` when there is
+    /// no such function.
+    fn code_sha256(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
 }
 
 /// Times as RFC 3339 (UTC, seconds) in JSON reports.

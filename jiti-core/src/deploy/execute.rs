@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use super::code::{address_packages, check_code, upload_packages};
 use super::plan::{Action, Wanted, decide};
 use super::{AppResult, DeployOptions, Method, Outcome, result};
 use crate::cloud::{
-    Change, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, ReleaseStore, Stack, StackApi,
-    TemplateSource,
+    ArtifactStore, Change, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, FunctionApi,
+    ReleaseStore, Stack, StackApi, TemplateSource,
 };
 use crate::hooks::{self, HookRun};
 use crate::layout;
@@ -27,7 +28,7 @@ use crate::wait::{Failure, fail, wait};
 /// How often a deploy that lost a race for its stack waits and decides again before it gives up.
 const BUSY_RETRIES: usize = 3;
 
-pub(super) async fn deploy_one<A: StackApi + ReleaseStore>(
+pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + ArtifactStore>(
     project: &Project,
     app: &ResolvedApp,
     api: &A,
@@ -37,8 +38,19 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore>(
     observer: &dyn Observer,
 ) -> AppResult {
     let start = Instant::now();
-    let rendered = render_for_deploy(project, app, outputs, options.skip_checks);
+    let (addressed, addressing) = match address_packages(app, api, current.as_ref()).await {
+        Ok(addressed) => (addressed, None),
+        Err(f) => (None, Some(f)),
+    };
+    let app = addressed.as_ref().unwrap_or(app);
+    // Which packages this deploy uploaded, and how long that took.
+    let mut uploaded = (Vec::new(), 0.0);
+    let rendered = match addressing {
+        Some(f) => Err(f),
+        None => render_for_deploy(project, app, outputs, options.skip_checks),
+    };
     let hash = rendered.as_ref().ok().map(|r| r.template.hash());
+    let template = rendered.as_ref().ok().map(|r| r.template.clone());
     let secrets = rendered.as_ref().map_or_else(|_| app.secrets(), |r| r.secrets.clone());
     let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
     // The release recorded as started, once a stack change was about to start (see `run`).
@@ -47,8 +59,18 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore>(
         Ok(rendered) => {
             // Two deploys of one environment: the one that finds the stack taken waits for the
             // other's operation to end, then decides again from what is there (often: up to date).
-            let mut done =
-                run(project, app, api, current, &rendered, options, observer, &mut started).await;
+            let mut done = run(
+                project,
+                app,
+                api,
+                current,
+                &rendered,
+                options,
+                observer,
+                &mut started,
+                &mut uploaded,
+            )
+            .await;
             for _ in 0..BUSY_RETRIES {
                 if !matches!(&done, Err(f) if f.busy) {
                     break;
@@ -75,6 +97,7 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore>(
                             options,
                             observer,
                             &mut started,
+                            &mut uploaded,
                         )
                         .await
                     }
@@ -84,6 +107,12 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore>(
             done
         }
         Err(f) => Err(f),
+    };
+    let done = match done {
+        Ok((outcome @ (Outcome::Created { .. } | Outcome::Updated { .. }), outs)) => {
+            check_code(app, api, template.as_ref(), observer).await.map(|()| (outcome, outs))
+        }
+        other => other,
     };
     let (outcome, outs) = match done {
         Ok(done) => done,
@@ -98,6 +127,7 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore>(
     let masked_outputs = secrets::mask_outputs(&outs, &secret_outputs, &secrets);
     let mut r = result(app, outcome, outs, start);
     r.outputs = masked_outputs.clone();
+    (r.uploaded, r.upload_seconds) = uploaded;
     if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
         let mut status = ReleaseStatus::Deployed;
         if let Some((command, timeout)) = app.verify.as_ref().filter(|_| options.verify) {
@@ -208,6 +238,7 @@ async fn new_release<S: ReleaseStore>(
         rollback_of: options.rollback_of.clone(),
         skip_checks: options.skip_checks,
         error: None,
+        artifacts: app.built.values().cloned().collect(),
     }
 }
 
@@ -238,6 +269,14 @@ fn render_for_deploy(
             app.environment.name
         )));
     }
+    // A placeholder key must never reach CloudFormation (the caller builds, or a rollback
+    // restores, every artifact first).
+    if let Some(a) = app.artifacts.iter().find(|a| !app.built.contains_key(&a.name)) {
+        return Err(fail(format!(
+            "artifact `{}` of app `{}` is not built; `cargo jiti build -p {}` builds it",
+            a.name, app.name, app.name
+        )));
+    }
     let rendered =
         render::render_app_with(project, app, outputs).map_err(|e| fail(e.to_string()))?;
     let errors: Vec<String> = crate::check::template_findings(app, &rendered)
@@ -265,7 +304,7 @@ fn render_for_deploy(
 
 /// One app's deploy of `rendered`: its outcome and its outputs.
 #[allow(clippy::too_many_arguments)]
-async fn run<A: StackApi + ReleaseStore>(
+async fn run<A: StackApi + ReleaseStore + ArtifactStore>(
     project: &Project,
     app: &ResolvedApp,
     api: &A,
@@ -274,6 +313,7 @@ async fn run<A: StackApi + ReleaseStore>(
     options: &DeployOptions,
     observer: &dyn Observer,
     started: &mut Option<Release>,
+    uploaded: &mut (Vec<String>, f64),
 ) -> Result<(Outcome, BTreeMap<String, String>), Failure> {
     let name = &app.name;
     let stack = &app.stack_name;
@@ -323,6 +363,7 @@ async fn run<A: StackApi + ReleaseStore>(
             }
         }
     };
+    upload_packages(app, api, observer, uploaded).await?;
     let body = rendered.template.to_json();
     let template = if body.len() > MAX_INLINE_TEMPLATE_BYTES {
         let key = layout::template_key(name, &app.environment.name, &hash);

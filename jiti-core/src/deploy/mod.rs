@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::StreamExt;
 
 pub use crate::cloud::Method;
-use crate::cloud::{Change, ReleaseStore, StackApi, StackEvent, Target};
+use crate::cloud::{
+    ArtifactStore, Change, FunctionApi, ReleaseStore, StackApi, StackEvent, Target,
+};
 use crate::graph::{self, CycleError};
 use crate::hooks::HookRun;
 use crate::ledger::Release;
@@ -20,6 +22,7 @@ use crate::resolve::{Project, ResolvedApp};
 use crate::stacks::{self, StacksError, target};
 use crate::wait::WaitOptions;
 
+mod code;
 mod execute;
 pub mod plan;
 
@@ -127,6 +130,11 @@ pub struct AppResult {
     pub release: Option<Release>,
     /// How `[hooks] verify` ran.
     pub verify: Option<HookRun>,
+    /// The code the stack runs (`[artifacts]`), and which of it this deploy uploaded.
+    pub artifacts: Vec<crate::artifacts::ArtifactRef>,
+    pub uploaded: Vec<String>,
+    /// Time spent uploading them (HeadObject and PutObject), within `seconds`.
+    pub upload_seconds: f64,
     pub seconds: f64,
     /// Values to show as `****` wherever this result is printed.
     #[serde(skip)]
@@ -143,7 +151,7 @@ pub enum DeployError {
 
 /// Deploys the selected apps of `project` (and their dependencies). `apis` holds a client per
 /// target; the returned results follow the deploy order.
-pub async fn deploy<A: StackApi + ReleaseStore>(
+pub async fn deploy<A: StackApi + ReleaseStore + FunctionApi + ArtifactStore>(
     project: &Project,
     apis: &BTreeMap<Target, A>,
     options: &DeployOptions,
@@ -219,6 +227,9 @@ pub(crate) fn result(
         outputs_file: None,
         release: None,
         verify: None,
+        artifacts: app.built.values().cloned().collect(),
+        uploaded: Vec::new(),
+        upload_seconds: 0.0,
         seconds: start.elapsed().as_secs_f64(),
         secrets: Vec::new(),
     }
