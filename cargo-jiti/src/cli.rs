@@ -43,6 +43,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Deploy an earlier release of an app again: its infra from git, its version and commit
     Rollback(RollbackArgs),
+    /// Rebuild on every save: code-only changes hotswapped into the functions, infra changes deployed; Ctrl-C stops
+    Watch(WatchArgs),
     /// Run a command with the branch's environment: deployed first if out of date, its outputs as JITI_<APP>_<OUTPUT>
     Run(RunArgs),
     /// Scaffold infra/ (jiti.toml and a template) beside a crate's code
@@ -75,11 +77,23 @@ impl Command {
             Command::Gc(a) => a.cloud.json.json,
             Command::History(a) => a.cloud.json.json,
             Command::Rollback(a) => a.cloud.json.json,
-            Command::Run(_) | Command::Init(_) | Command::IamPolicy(_) | Command::Schema(_) => {
+            Command::Run(_) | Command::Watch(_) | Command::Init(_) | Command::IamPolicy(_) | Command::Schema(_) => {
                 false
             }
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub ttl: TtlArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +279,30 @@ pub struct DeployArgs {
     /// Deploy even when `check` finds errors (recorded in the release)
     #[arg(long)]
     pub skip_checks: bool,
+    #[command(flatten)]
+    pub hotswap: HotswapArgs,
+}
+
+/// Code-only changes straight into the functions (branch environments only).
+#[derive(Debug, Args)]
+pub struct HotswapArgs {
+    /// Put code-only changes straight into the Lambda functions (no CloudFormation update); anything else deploys normally. Branch environments only
+    #[arg(long, conflicts_with = "no_execute")]
+    pub hotswap: bool,
+    /// As --hotswap, but refuse a change that is not code only
+    #[arg(long, conflicts_with_all = ["hotswap", "no_execute"])]
+    pub hotswap_only: bool,
+}
+
+impl HotswapArgs {
+    pub fn mode(&self) -> Option<jiti_core::hotswap::HotswapMode> {
+        use jiti_core::hotswap::HotswapMode;
+        match (self.hotswap, self.hotswap_only) {
+            (_, true) => Some(HotswapMode::Only),
+            (true, false) => Some(HotswapMode::Fallback),
+            (false, false) => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

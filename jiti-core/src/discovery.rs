@@ -34,6 +34,9 @@ pub struct AppSource {
     pub config: JitiConfig,
     /// The package's binary targets (what `[artifacts]` of kind `lambda` build).
     pub binaries: Vec<String>,
+    /// The folders its code comes from: the package's, and those of the local path dependencies
+    /// it builds with, transitively (what `watch` watches).
+    pub code_dirs: Vec<PathBuf>,
 }
 
 /// The workspace's apps and which of them are selected.
@@ -150,6 +153,7 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
                 .filter(|t| t.is_bin())
                 .map(|t| t.name.clone())
                 .collect(),
+            code_dirs: code_dirs(&metadata, package),
         });
     }
     let workspace_root = metadata.workspace_root.clone().into_std_path_buf();
@@ -232,4 +236,27 @@ pub fn discover(selection: &Selection) -> Result<Discovered, DiscoveryError> {
 
 fn find_manifest(cwd: &Path) -> Option<PathBuf> {
     cwd.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file())
+}
+
+/// `package`'s folder and those of its path dependencies (normal and build ones), transitively:
+/// where a change can change what the package builds.
+fn code_dirs(metadata: &cargo_metadata::Metadata, package: &cargo_metadata::Package) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut queue = vec![package];
+    while let Some(p) = queue.pop() {
+        let Some(dir) = p.manifest_path.parent().map(|d| d.as_std_path().to_owned()) else {
+            continue;
+        };
+        if dirs.contains(&dir) {
+            continue;
+        }
+        dirs.push(dir);
+        for dep in p.dependencies.iter().filter(|d| d.kind != cargo_metadata::DependencyKind::Development) {
+            let Some(path) = &dep.path else { continue };
+            if let Some(found) = metadata.packages.iter().find(|q| q.manifest_path.parent() == Some(path.as_path())) {
+                queue.push(found);
+            }
+        }
+    }
+    dirs
 }

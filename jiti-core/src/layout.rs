@@ -55,6 +55,12 @@ pub fn outputs_file(target_dir: &Path, environment: &str, app: &str) -> PathBuf 
     environment_dir(target_dir, environment).join(format!("{app}.outputs.json"))
 }
 
+/// `target/jiti/<env>/<app>.deployed.json`: this checkout's copy of its last deploy (see
+/// [`crate::hotswap::DeployedCopy`]).
+pub fn deployed_file(target_dir: &Path, environment: &str, app: &str) -> PathBuf {
+    environment_dir(target_dir, environment).join(format!("{app}.deployed.json"))
+}
+
 /// `target/jiti/artifacts/<app>/<name>.zip`: an artifact's package as last built.
 pub fn package_file(target_dir: &Path, app: &str, name: &str) -> PathBuf {
     target_dir.join("jiti").join("artifacts").join(app).join(format!("{name}.zip"))

@@ -41,6 +41,28 @@ impl ReleaseStatus {
     }
 }
 
+/// How a release reached the stack.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    schemars::JsonSchema,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseMethod {
+    /// Through CloudFormation: the stack holds this release's template.
+    #[default]
+    Deploy,
+    /// Code put straight into the functions (`deploy --hotswap`, `watch`): the stack's template
+    /// still names the code of the deploy before.
+    Hotswap,
+}
+
 /// Who deployed: the git user and the AWS identity, where known.
 #[derive(
     Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema, serde::Deserialize,
@@ -84,6 +106,18 @@ pub struct Release {
     /// these exact objects again).
     #[serde(default)]
     pub artifacts: Vec<crate::artifacts::ArtifactRef>,
+    #[serde(default)]
+    pub method: ReleaseMethod,
+}
+
+/// How many of `releases` (newest first) are hotswaps since the last release that went through
+/// CloudFormation: what `envs` and `diff` say of an environment whose template lags its code.
+pub fn hotswaps_since_deploy(releases: &[Release]) -> usize {
+    releases
+        .iter()
+        .filter(|r| r.status.changed_the_stack())
+        .take_while(|r| r.method == ReleaseMethod::Hotswap)
+        .count()
 }
 
 impl Release {
@@ -168,6 +202,31 @@ mod tests {
             id_of("releases/a/e/1800000000123-abc-0001.done.json"),
             "1800000000123-abc-0001"
         );
+    }
+
+    #[test]
+    fn hotswaps_are_counted_back_to_the_last_deploy() {
+        use crate::testing::release;
+        let hot = |id: &str| Release {
+            method: ReleaseMethod::Hotswap,
+            ..release(id, "1", "c", ReleaseStatus::Deployed)
+        };
+        let deployed = release("1", "1", "c", ReleaseStatus::Deployed);
+        let failed = release("2", "1", "c", ReleaseStatus::Failed);
+        // (releases newest first, hotswaps since the last deploy)
+        let table: Vec<(Vec<Release>, usize)> = vec![
+            (vec![], 0),
+            (vec![deployed.clone()], 0),
+            (vec![hot("4"), hot("3"), deployed.clone()], 2),
+            // A failed deploy changed nothing: the hotswaps before it still run.
+            (vec![hot("4"), failed.clone(), hot("3"), deployed.clone()], 2),
+            (vec![deployed.clone(), hot("3")], 0),
+            (vec![hot("3")], 1),
+        ];
+        for (releases, expected) in table {
+            let ids: Vec<_> = releases.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(hotswaps_since_deploy(&releases), expected, "{ids:?}");
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod diff;
 pub mod gc;
+pub mod hotswap;
 pub mod iam;
 pub mod inventory;
 pub mod ledger;

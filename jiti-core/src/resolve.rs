@@ -221,6 +221,8 @@ pub struct ResolvedApp {
     /// the bucket of the stack's account) and uploads what the bucket lacks before the stack
     /// changes.
     pub packages: Arc<Vec<crate::artifacts::Package>>,
+    /// Where its code comes from (see [`crate::discovery::AppSource::code_dirs`]).
+    pub code_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -530,6 +532,7 @@ pub(crate) fn resolve_app(
         ),
         built: Default::default(),
         packages: Default::default(),
+        code_dirs: source.code_dirs.clone(),
     })
 }
 

@@ -244,6 +244,7 @@ pub fn project_at(
         config,
         // Only to resolve `[artifacts]`: a rollback deploys the release's recorded packages.
         binaries: app.artifacts.first().map(|a| a.binaries.clone()).unwrap_or_default(),
+        code_dirs: app.code_dirs.clone(),
     };
     let git = GitContext {
         short_commit: git::short(&commit, 7).to_owned(),
@@ -287,29 +288,7 @@ pub fn project_at(
 mod tests {
     use super::*;
 
-    fn release(id: &str, version: &str, commit: &str, status: ReleaseStatus) -> Release {
-        Release {
-            id: id.into(),
-            app: "orders".into(),
-            environment: "production".into(),
-            stack_name: "orders-production".into(),
-            version: version.into(),
-            commit: commit.into(),
-            branch: "main".into(),
-            dirty: false,
-            template_hash: "h".into(),
-            params: Default::default(),
-            parameters: Default::default(),
-            outputs: Default::default(),
-            time: "2026-11-23T00:00:00Z".into(),
-            deployed_by: Default::default(),
-            status,
-            rollback_of: None,
-            skip_checks: false,
-            error: None,
-            artifacts: Vec::new(),
-        }
-    }
+    use crate::testing::release;
 
     #[test]
     fn targets_by_version_commit_and_steps() {

@@ -38,6 +38,10 @@ pub(crate) struct Fake {
     /// ListStackResources' functions (logical, physical) and GetFunction's `CodeSha256` by name.
     pub(crate) functions: Vec<(String, String)>,
     pub(crate) code: BTreeMap<String, String>,
+    /// Code put by UpdateFunctionCode (by function name), over `code`; and, when set, the reason
+    /// an update fails with (`LastUpdateStatus: Failed`).
+    pub(crate) updated: Mutex<BTreeMap<String, String>>,
+    pub(crate) update_fails: Option<String>,
 }
 
 impl Fake {
@@ -58,6 +62,11 @@ impl Fake {
     }
     pub(crate) fn calls(&self) -> Vec<&'static str> {
         self.calls.lock().unwrap().clone()
+    }
+    /// The code a function runs: what UpdateFunctionCode put, else what it was made with.
+    fn code_of(&self, function: &str) -> Option<String> {
+        let updated = self.updated.lock().unwrap().get(function).cloned();
+        updated.or_else(|| self.code.get(function).cloned())
     }
     pub(crate) fn stack(&self, status: &str) -> Stack {
         let applied =
@@ -196,6 +205,10 @@ impl crate::cloud::ArtifactStore for Fake {
         self.call("PutObject");
         Ok(())
     }
+    async fn put_new_package(&self, _: &str, _: Vec<u8>) -> Result<bool, CloudError> {
+        self.call("PutObject");
+        Ok(true)
+    }
     async fn list_objects(&self, _: &str) -> Result<Vec<crate::cloud::StoredObject>, CloudError> {
         self.call("ListObjectsV2");
         Ok(Vec::new())
@@ -213,7 +226,32 @@ impl FunctionApi for Fake {
     }
     async fn code_sha256(&self, function: &str) -> Result<Option<String>, CloudError> {
         self.call("GetFunction");
-        Ok(self.code.get(function).cloned())
+        Ok(self.code_of(function))
+    }
+    /// As on AWS: the answer says `InProgress`; GetFunctionConfiguration then tells the outcome.
+    async fn update_function_code(
+        &self,
+        function: &str,
+        _: &str,
+        key: &str,
+    ) -> Result<crate::cloud::FunctionState, CloudError> {
+        self.call("UpdateFunctionCode");
+        let hex = key.rsplit('/').next().unwrap_or_default().trim_end_matches(".zip");
+        let code = crate::artifacts::package::code_sha256(hex).unwrap_or_default();
+        self.updated.lock().unwrap().insert(function.to_owned(), code.clone());
+        Ok(crate::cloud::FunctionState {
+            code_sha256: code,
+            update: crate::cloud::UpdateStatus::InProgress,
+        })
+    }
+    async fn function_state(&self, function: &str) -> Result<crate::cloud::FunctionState, CloudError> {
+        self.call("GetFunctionConfiguration");
+        let code = self.code_of(function).unwrap_or_default();
+        let update = match &self.update_fails {
+            Some(reason) => crate::cloud::UpdateStatus::Failed(reason.clone()),
+            None => crate::cloud::UpdateStatus::Successful,
+        };
+        Ok(crate::cloud::FunctionState { code_sha256: code, update })
     }
 }
 
@@ -291,6 +329,7 @@ pub(crate) fn project(dir: &std::path::Path) -> Project {
         artifacts: Vec::new(),
         built: Default::default(),
         packages: Default::default(),
+        code_dirs: vec![dir.to_owned()],
     };
     Project {
         process_env: Default::default(),
@@ -299,5 +338,36 @@ pub(crate) fn project(dir: &std::path::Path) -> Project {
         git,
         apps: vec![app],
         selected: vec![0],
+    }
+}
+
+/// A release of `orders` in `production`, as the ledger holds it.
+pub(crate) fn release(
+    id: &str,
+    version: &str,
+    commit: &str,
+    status: crate::ledger::ReleaseStatus,
+) -> crate::ledger::Release {
+    crate::ledger::Release {
+        id: id.into(),
+        app: "orders".into(),
+        environment: "production".into(),
+        stack_name: "orders-production".into(),
+        version: version.into(),
+        commit: commit.into(),
+        branch: "main".into(),
+        dirty: false,
+        template_hash: "h".into(),
+        params: Default::default(),
+        parameters: Default::default(),
+        outputs: Default::default(),
+        time: "2026-11-23T00:00:00Z".into(),
+        deployed_by: Default::default(),
+        status,
+        rollback_of: None,
+        skip_checks: false,
+        error: None,
+        artifacts: Vec::new(),
+        method: Default::default(),
     }
 }

@@ -23,6 +23,14 @@ pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
         .filter(|a| a.environment.protected)
         .map(|a| a.name.as_str())
         .collect();
+    let hotswap = args.hotswap.mode();
+    if hotswap.is_some() && !protected.is_empty() {
+        let env = &project.apps[plan[0]].environment.name;
+        bail!(
+            "--hotswap is refused on the protected environment `{env}` ({}): its stacks change only through CloudFormation, so that the template always says what runs; deploy without --hotswap",
+            protected.join(", ")
+        );
+    }
     if !protected.is_empty() && !args.yes.yes && !args.no_execute {
         let env = &project.apps[plan[0]].environment.name;
         let question =
@@ -48,6 +56,7 @@ pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
         now: SystemTime::now(),
         deployer: super::deployer(&project),
         skip_checks: args.skip_checks,
+        hotswap,
         ..DeployOptions::default()
     };
     // Built before any AWS call: a failed build changes nothing.
@@ -119,6 +128,7 @@ pub fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Created { .. } => "created",
         Outcome::Updated { .. } => "updated",
         Outcome::NoChanges => "no changes",
+        Outcome::Hotswapped { .. } => "hotswapped",
         Outcome::Reviewed { .. } => "reviewed",
         Outcome::Failed { .. } => "FAILED",
         Outcome::VerifyFailed { .. } => "VERIFY FAILED",
@@ -137,6 +147,10 @@ pub fn print_summary(
             Outcome::UpToDate | Outcome::NoChanges => (GOOD, String::new()),
             Outcome::Created { changes } => (GOOD, format!("{} resources", changes.len())),
             Outcome::Updated { changes } => (GOOD, format!("{} changes", changes.len())),
+            Outcome::Hotswapped { functions } => {
+                let names: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
+                (GOOD, format!("code of {} (no CloudFormation update)", names.join(", ")))
+            }
             Outcome::Reviewed { change_set, changes } => (
                 NOTE,
                 format!("{} changes in change set {change_set} (not executed)", changes.len()),

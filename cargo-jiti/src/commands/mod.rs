@@ -16,6 +16,7 @@ mod render;
 mod rollback;
 mod run;
 mod schema;
+mod watch;
 
 use anyhow::Context as _;
 use jiti_core::discovery::Selection;
@@ -45,6 +46,7 @@ pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
         Command::History(a) => history::exec(a, shell),
         Command::Rollback(a) => rollback::exec(a, shell),
         Command::Run(a) => run::exec(a, shell),
+        Command::Watch(a) => watch::exec(a, shell),
         Command::Init(a) => init::exec(a, shell),
         Command::IamPolicy(a) => iam_policy::exec(a, shell),
         Command::Schema(a) => schema::exec(a, shell),

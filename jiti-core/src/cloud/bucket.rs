@@ -199,6 +199,38 @@ impl ArtifactStore for Aws {
         self.put_in_parts(&bucket, key, bytes).await
     }
 
+    async fn put_new_package(&self, key: &str, bytes: Vec<u8>) -> Result<bool, CloudError> {
+        if bytes.len() > MULTIPART_THRESHOLD {
+            // A multipart upload has no one-call condition: look first.
+            if self.object_size(key).await?.is_some() {
+                return Ok(false);
+            }
+            self.put_package(key, bytes).await?;
+            return Ok(true);
+        }
+        let bucket = self.artifacts_bucket().await?;
+        let sent = self
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/zip")
+            .body(ByteStream::from(bytes))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            // 412: the key holds an object (the same bytes: keys are hashes); 409: another
+            // upload of it is under way.
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => {
+                Ok(false)
+            }
+            Err(e) => Err(self.error("S3.PutObject", e)),
+        }
+    }
+
     async fn list_objects(&self, prefix: &str) -> Result<Vec<StoredObject>, CloudError> {
         let bucket = self.artifacts_bucket_name().await?;
         let mut pages =

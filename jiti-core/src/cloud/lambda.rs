@@ -1,7 +1,7 @@
-//! Lambda and the stack's resources, for the check after a deploy: which functions a stack made
-//! and the `CodeSha256` each runs.
+//! Lambda and the stack's resources: which functions a stack made and the `CodeSha256` each runs
+//! (the check after a deploy), and new code put straight into a function (hotswap).
 
-use super::{Aws, CloudError, FunctionApi};
+use super::{Aws, CloudError, FunctionApi, FunctionState, UpdateStatus};
 
 impl FunctionApi for Aws {
     async fn stack_functions(&self, stack: &str) -> Result<Vec<(String, String)>, CloudError> {
@@ -32,5 +32,48 @@ impl FunctionApi for Aws {
                 }
             }
         }
+    }
+
+    async fn update_function_code(
+        &self,
+        function: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<FunctionState, CloudError> {
+        let out = self
+            .clients()
+            .lambda
+            .update_function_code()
+            .function_name(function)
+            .s3_bucket(bucket)
+            .s3_key(key)
+            .send()
+            .await
+            .map_err(|e| self.error("Lambda.UpdateFunctionCode", e))?;
+        Ok(FunctionState {
+            code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
+            update: UpdateStatus::parse(
+                out.last_update_status().map(|s| s.as_str()),
+                out.last_update_status_reason(),
+            ),
+        })
+    }
+
+    async fn function_state(&self, function: &str) -> Result<FunctionState, CloudError> {
+        let out = self
+            .clients()
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| self.error("Lambda.GetFunctionConfiguration", e))?;
+        Ok(FunctionState {
+            code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
+            update: UpdateStatus::parse(
+                out.last_update_status().map(|s| s.as_str()),
+                out.last_update_status_reason(),
+            ),
+        })
     }
 }

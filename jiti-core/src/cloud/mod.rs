@@ -265,6 +265,14 @@ pub trait ArtifactStore: Send + Sync {
         key: &str,
         bytes: Vec<u8>,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Uploads a package unless `key` holds one already, in one call (a conditional PutObject,
+    /// `If-None-Match: *`): `false` when the key was taken. What a hotswap uses, where the package
+    /// is new almost always and HeadObject would be a call spent for nothing.
+    fn put_new_package(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<bool, CloudError>> + Send;
     /// Objects under `prefix`, every page (1,000 keys a call); none when there is no bucket.
     fn list_objects(
         &self,
@@ -293,6 +301,49 @@ pub trait FunctionApi: Send + Sync {
         &self,
         function: &str,
     ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
+    /// Points the function at the package in `bucket`/`key` (UpdateFunctionCode): what Lambda
+    /// answered, the update usually still in progress.
+    fn update_function_code(
+        &self,
+        function: &str,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<FunctionState, CloudError>> + Send;
+    /// The function's code and the state of its last update (GetFunctionConfiguration).
+    fn function_state(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<FunctionState, CloudError>> + Send;
+}
+
+/// A function's code and how its last update went, as Lambda reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionState {
+    /// Base64 of the SHA-256 of the package.
+    pub code_sha256: String,
+    pub update: UpdateStatus,
+}
+
+/// `LastUpdateStatus`: an update is `InProgress` for a second or so on AWS, then settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateStatus {
+    InProgress,
+    Successful,
+    /// With `LastUpdateStatusReason`.
+    Failed(String),
+}
+
+impl UpdateStatus {
+    /// From Lambda's words; an absent status (functions never updated, some emulators) is settled.
+    pub fn parse(status: Option<&str>, reason: Option<&str>) -> UpdateStatus {
+        match status {
+            Some("InProgress") => UpdateStatus::InProgress,
+            Some("Failed") => {
+                UpdateStatus::Failed(reason.unwrap_or("Lambda gave no reason").to_owned())
+            }
+            _ => UpdateStatus::Successful,
+        }
+    }
 }
 
 /// Times as RFC 3339 (UTC, seconds) in JSON reports.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use super::code::{address_packages, check_code, upload_packages};
+use super::code::{address_packages, hotswap, settle_code, upload_packages};
 use super::plan::{Action, Wanted, decide};
 use super::{AppResult, DeployOptions, Method, Outcome, result};
 use crate::cloud::{
@@ -16,7 +16,7 @@ use crate::cloud::{
 };
 use crate::hooks::{self, HookRun};
 use crate::layout;
-use crate::ledger::{self, Deployer, Release, ReleaseStatus};
+use crate::ledger::{self, Deployer, Release, ReleaseMethod, ReleaseStatus};
 use crate::observe::{Observer, SENT_CREATE, SENT_EXECUTE, SENT_UPDATE};
 use crate::render::{self, DepOutputs, Rendered};
 use crate::resolve::{Project, ResolvedApp};
@@ -55,8 +55,18 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
     let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
     // The release recorded as started, once a stack change was about to start (see `run`).
     let mut started: Option<Release> = None;
-    let done = match rendered {
+    let stack_id = current.as_ref().map(|s| s.id.clone());
+    let hot = match &rendered {
         Ok(rendered) => {
+            hotswap(project, app, api, current.as_ref(), rendered, options, observer, &mut uploaded)
+                .await
+        }
+        Err(_) => None,
+    };
+    let done = match (rendered, hot) {
+        (Err(f), _) => Err(f),
+        (Ok(_), Some(hot)) => hot,
+        (Ok(rendered), None) => {
             // Two deploys of one environment: the one that finds the stack taken waits for the
             // other's operation to end, then decides again from what is there (often: up to date).
             let mut done = run(
@@ -106,11 +116,19 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
             }
             done
         }
-        Err(f) => Err(f),
     };
     let done = match done {
-        Ok((outcome @ (Outcome::Created { .. } | Outcome::Updated { .. }), outs)) => {
-            check_code(app, api, template.as_ref(), observer).await.map(|()| (outcome, outs))
+        Ok((
+            outcome @ (Outcome::Created { .. }
+            | Outcome::Updated { .. }
+            | Outcome::UpToDate
+            | Outcome::NoChanges),
+            outs,
+        )) if options.execute => {
+            let id = stack_id.as_deref();
+            settle_code(project, app, api, id, template.as_ref(), &outcome, options, observer)
+                .await
+                .map(|()| (outcome, outs))
         }
         other => other,
     };
@@ -128,7 +146,13 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
     let mut r = result(app, outcome, outs, start);
     r.outputs = masked_outputs.clone();
     (r.uploaded, r.upload_seconds) = uploaded;
-    if let (Outcome::Created { .. } | Outcome::Updated { .. }, Some(hash)) = (&r.outcome, hash) {
+    if let (Outcome::Created { .. } | Outcome::Updated { .. } | Outcome::Hotswapped { .. }, Some(hash)) =
+        (&r.outcome, hash)
+    {
+        let method = match r.outcome {
+            Outcome::Hotswapped { .. } => ReleaseMethod::Hotswap,
+            _ => ReleaseMethod::Deploy,
+        };
         let mut status = ReleaseStatus::Deployed;
         if let Some((command, timeout)) = app.verify.as_ref().filter(|_| options.verify) {
             observer.note(&app.name, &format!("verifying: {command}"));
@@ -161,6 +185,7 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
         if let Some(s) = &started {
             release.id = s.id.clone();
         }
+        release.method = method;
         if let Err(e) = ledger::record_outcome(api, &release).await {
             observer.note(
                 &app.name,
@@ -239,6 +264,7 @@ async fn new_release<S: ReleaseStore>(
         skip_checks: options.skip_checks,
         error: None,
         artifacts: app.built.values().cloned().collect(),
+        method: ReleaseMethod::Deploy,
     }
 }
 

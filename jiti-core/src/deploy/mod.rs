@@ -48,6 +48,8 @@ pub struct DeployOptions {
     pub deployer: Option<String>,
     /// `--skip-checks`: deploy even when `check` finds errors (recorded in the release).
     pub skip_checks: bool,
+    /// `--hotswap` / `--hotswap-only`: code-only changes go straight to the functions.
+    pub hotswap: Option<crate::hotswap::HotswapMode>,
 }
 
 impl Default for DeployOptions {
@@ -64,6 +66,7 @@ impl Default for DeployOptions {
             rollback_of: None,
             deployer: None,
             skip_checks: false,
+            hotswap: None,
         }
     }
 }
@@ -82,6 +85,11 @@ pub enum Outcome {
     },
     /// CloudFormation found nothing to change (the change set was deleted).
     NoChanges,
+    /// `--hotswap`: only code changed, and it was put straight into these functions (no
+    /// CloudFormation update; the release is recorded with method `hotswap`).
+    Hotswapped {
+        functions: Vec<crate::hotswap::Hotswapped>,
+    },
     /// `--no-execute`: the change set is left for review.
     Reviewed {
         change_set: String,
