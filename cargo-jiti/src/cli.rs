@@ -77,9 +77,11 @@ impl Command {
             Command::Gc(a) => a.cloud.json.json,
             Command::History(a) => a.cloud.json.json,
             Command::Rollback(a) => a.cloud.json.json,
-            Command::Run(_) | Command::Watch(_) | Command::Init(_) | Command::IamPolicy(_) | Command::Schema(_) => {
-                false
-            }
+            Command::Run(_)
+            | Command::Watch(_)
+            | Command::Init(_)
+            | Command::IamPolicy(_)
+            | Command::Schema(_) => false,
         }
     }
 }

@@ -240,7 +240,10 @@ fn find_manifest(cwd: &Path) -> Option<PathBuf> {
 
 /// `package`'s folder and those of its path dependencies (normal and build ones), transitively:
 /// where a change can change what the package builds.
-fn code_dirs(metadata: &cargo_metadata::Metadata, package: &cargo_metadata::Package) -> Vec<PathBuf> {
+fn code_dirs(
+    metadata: &cargo_metadata::Metadata,
+    package: &cargo_metadata::Package,
+) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut queue = vec![package];
     while let Some(p) = queue.pop() {
@@ -251,9 +254,13 @@ fn code_dirs(metadata: &cargo_metadata::Metadata, package: &cargo_metadata::Pack
             continue;
         }
         dirs.push(dir);
-        for dep in p.dependencies.iter().filter(|d| d.kind != cargo_metadata::DependencyKind::Development) {
+        for dep in
+            p.dependencies.iter().filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+        {
             let Some(path) = &dep.path else { continue };
-            if let Some(found) = metadata.packages.iter().find(|q| q.manifest_path.parent() == Some(path.as_path())) {
+            if let Some(found) =
+                metadata.packages.iter().find(|q| q.manifest_path.parent() == Some(path.as_path()))
+            {
                 queue.push(found);
             }
         }

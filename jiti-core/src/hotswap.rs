@@ -127,7 +127,9 @@ fn difference(old: &Value, new: &Value) -> String {
         }
     }
     found.extend(
-        was.keys().filter(|id| !is.contains_key(*id)).map(|id| format!("resource `{id}` is removed")),
+        was.keys()
+            .filter(|id| !is.contains_key(*id))
+            .map(|id| format!("resource `{id}` is removed")),
     );
     let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let mut sections: Vec<String> = keys(old);

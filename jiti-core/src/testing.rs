@@ -244,7 +244,10 @@ impl FunctionApi for Fake {
             update: crate::cloud::UpdateStatus::InProgress,
         })
     }
-    async fn function_state(&self, function: &str) -> Result<crate::cloud::FunctionState, CloudError> {
+    async fn function_state(
+        &self,
+        function: &str,
+    ) -> Result<crate::cloud::FunctionState, CloudError> {
         self.call("GetFunctionConfiguration");
         let code = self.code_of(function).unwrap_or_default();
         let update = match &self.update_fails {

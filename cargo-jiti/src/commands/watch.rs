@@ -2,13 +2,13 @@
 //! change goes straight into the functions (hotswap); a change of infra deploys. One line per
 //! cycle on stdout; Ctrl-C ends the loop once the cycle in flight is done (exit 130).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use jiti_core::cloud::CallCounter;
+use jiti_core::cloud::{Aws, CallCounter, Target};
 use jiti_core::deploy::{self, AppResult, DeployOptions, Outcome};
 use jiti_core::hotswap::HotswapMode;
 use jiti_core::resolve::Project;
@@ -108,7 +108,10 @@ async fn watch(
     .context("cannot watch files (inotify)")?;
     for (root, mode) in &roots {
         watcher.watch(root, *mode).with_context(|| {
-            format!("cannot watch `{}` (on Linux, raise fs.inotify.max_user_watches)", root.display())
+            format!(
+                "cannot watch `{}` (on Linux, raise fs.inotify.max_user_watches)",
+                root.display()
+            )
         })?;
     }
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
@@ -121,10 +124,13 @@ async fn watch(
     shell.note(&format!("watching {} (Ctrl-C stops)", shown.join(", ")));
     let mut stop = false;
     let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
+    // Clients kept from cycle to cycle: the caller's identity and the bucket are looked up once
+    // per session, not once per save.
+    let mut session = Session::default();
     loop {
         // The cycle in flight is finished before an interrupt is obeyed: a function is never
         // left updated without its release in the ledger.
-        let cycle = cycle(args, shell, std::mem::take(&mut changed));
+        let cycle = cycle(args, shell, std::mem::take(&mut changed), &mut session);
         tokio::pin!(cycle);
         let line = loop {
             tokio::select! {
@@ -155,6 +161,13 @@ async fn watch(
     Ok(Exit::Interrupted)
 }
 
+/// What cycles share: one client per target, and the count of their calls.
+#[derive(Default)]
+struct Session {
+    apis: BTreeMap<Target, Aws>,
+    counter: CallCounter,
+}
+
 /// How one cycle ended, as one line.
 struct Line {
     /// Files changed (empty: the first cycle).
@@ -167,11 +180,19 @@ struct Line {
     seconds: f64,
 }
 
-async fn cycle(args: &WatchArgs, shell: &Shell, changed: BTreeSet<PathBuf>) -> anyhow::Result<Line> {
+async fn cycle(
+    args: &WatchArgs,
+    shell: &Shell,
+    changed: BTreeSet<PathBuf>,
+    session: &mut Session,
+) -> anyhow::Result<Line> {
     let start = Instant::now();
     let changed: Vec<String> = changed
         .iter()
-        .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+        .map(|p| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+        })
         .collect();
     let mut line = Line {
         changed,
@@ -214,14 +235,19 @@ async fn cycle(args: &WatchArgs, shell: &Shell, changed: BTreeSet<PathBuf>) -> a
         hotswap: Some(HotswapMode::Fallback),
         ..DeployOptions::default()
     };
-    let counter = CallCounter::default();
+    let apps: Vec<_> = plan.iter().map(|&i| &project.apps[i]).collect();
+    if apps.iter().any(|a| !session.apis.contains_key(&jiti_core::stacks::target(a))) {
+        let more = super::connect(apps.iter().copied(), &args.connect, &session.counter).await;
+        for (target, api) in more {
+            session.apis.entry(target).or_insert(api);
+        }
+    }
+    let calls_before = session.counter.total();
     let progress = Progress::new(shell);
-    let apis =
-        super::connect(plan.iter().map(|&i| &project.apps[i]), &args.connect, &counter).await;
-    let results = deploy::deploy(&shipping, &apis, &options, &progress).await?;
+    let results = deploy::deploy(&shipping, &session.apis, &options, &progress).await?;
     progress.finish();
     shell.hide(results.iter().flat_map(|r| r.secrets.clone()));
-    line.api_calls = jiti_core::report::ApiCalls::from(&counter).total;
+    line.api_calls = session.counter.total() - calls_before;
     line.results = results;
     line.seconds = start.elapsed().as_secs_f64();
     Ok(line)

@@ -224,7 +224,9 @@ impl ArtifactStore for Aws {
             Ok(_) => Ok(true),
             // 412: the key holds an object (the same bytes: keys are hashes); 409: another
             // upload of it is under way.
-            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => {
+            Err(e)
+                if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+            {
                 Ok(false)
             }
             Err(e) => Err(self.error("S3.PutObject", e)),

@@ -147,6 +147,9 @@ pub(super) async fn settle_code<A: FunctionApi + ArtifactStore>(
     Ok(())
 }
 
+/// How a deploy of one stack ended: its outcome and the stack's outputs.
+type Done = Result<(Outcome, BTreeMap<String, String>), Failure>;
+
 /// `--hotswap`: the change put straight into the functions when it is code only. `None` when it
 /// goes through CloudFormation instead: it is not code only (and the mode falls back), or there
 /// is nothing to swap.
@@ -160,7 +163,7 @@ pub(super) async fn hotswap<A: StackApi + ArtifactStore + FunctionApi>(
     options: &DeployOptions,
     observer: &dyn Observer,
     uploaded: &mut (Vec<String>, f64),
-) -> Option<Result<(Outcome, BTreeMap<String, String>), Failure>> {
+) -> Option<Done> {
     let mode = options.hotswap?;
     if app.environment.protected {
         return Some(Err(fail(format!(
@@ -171,9 +174,6 @@ pub(super) async fn hotswap<A: StackApi + ArtifactStore + FunctionApi>(
     let Some(stack) = current else {
         return fallback(mode, app, "its stack does not exist yet", observer);
     };
-    if app.packages.is_empty() {
-        return fallback(mode, app, "the app ships no artifact", observer);
-    }
     let hash = rendered.template.hash();
     let tags = stack_tags(project, app, &hash, options.ttl, options.now);
     let given = given_parameters(app);
@@ -185,6 +185,11 @@ pub(super) async fn hotswap<A: StackApi + ArtifactStore + FunctionApi>(
         template: &rendered.template,
     };
     let copy = crate::hotswap::read_copy(project, app).filter(|c| c.template_of(stack));
+    let swapped = copy.as_ref().is_some_and(|c| c.hotswapped);
+    // Deployed as wanted (a dependency, most often): the normal path says so, with no call.
+    if !swapped && super::plan::decide(Some(stack), &wanted) == super::plan::Action::UpToDate {
+        return None;
+    }
     let deployed = match &copy {
         Some(c) => c.template.clone(),
         None => {
@@ -206,7 +211,7 @@ pub(super) async fn hotswap<A: StackApi + ArtifactStore + FunctionApi>(
     let refs: Vec<_> = app.built.values().cloned().collect();
     let swaps = match crate::hotswap::plan(stack, &deployed, &wanted, &refs) {
         Plan::Swap(swaps) => swaps,
-        Plan::Unchanged if copy.as_ref().is_some_and(|c| c.hotswapped) => {
+        Plan::Unchanged if swapped => {
             observer.note(
                 &app.name,
                 "the code is the template's again: putting it back into the hotswapped functions",
@@ -228,12 +233,11 @@ pub(super) async fn hotswap<A: StackApi + ArtifactStore + FunctionApi>(
         &app.name,
         &format!("hotswapping {}: code only, no CloudFormation update", names.join(", ")),
     );
-    let done = match crate::hotswap::execute(api, app, &swaps, &functions, options.wait.timeout)
-        .await
-    {
-        Ok(done) => done,
-        Err(e) => return Some(Err(fail(e.to_string()))),
-    };
+    let done =
+        match crate::hotswap::execute(api, app, &swaps, &functions, options.wait.timeout).await {
+            Ok(done) => done,
+            Err(e) => return Some(Err(fail(e.to_string()))),
+        };
     *uploaded = (done.uploaded, done.upload_seconds);
     for s in &done.swapped {
         observer.note(
@@ -264,7 +268,7 @@ fn fallback(
     app: &ResolvedApp,
     why: &str,
     observer: &dyn Observer,
-) -> Option<Result<(Outcome, BTreeMap<String, String>), Failure>> {
+) -> Option<Done> {
     match mode {
         HotswapMode::Fallback => {
             observer.note(

@@ -55,7 +55,8 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
     let secret_outputs = rendered.as_ref().map(|r| r.secret_outputs.clone()).unwrap_or_default();
     // The release recorded as started, once a stack change was about to start (see `run`).
     let mut started: Option<Release> = None;
-    let stack_id = current.as_ref().map(|s| s.id.clone());
+    // The stack's id once known (a create learns it at its end): for this checkout's copy.
+    let mut stack_id = current.as_ref().map(|s| s.id.clone());
     let hot = match &rendered {
         Ok(rendered) => {
             hotswap(project, app, api, current.as_ref(), rendered, options, observer, &mut uploaded)
@@ -79,6 +80,7 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
                 observer,
                 &mut started,
                 &mut uploaded,
+                &mut stack_id,
             )
             .await;
             for _ in 0..BUSY_RETRIES {
@@ -108,6 +110,7 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
                             observer,
                             &mut started,
                             &mut uploaded,
+                            &mut stack_id,
                         )
                         .await
                     }
@@ -146,8 +149,10 @@ pub(super) async fn deploy_one<A: StackApi + ReleaseStore + FunctionApi + Artifa
     let mut r = result(app, outcome, outs, start);
     r.outputs = masked_outputs.clone();
     (r.uploaded, r.upload_seconds) = uploaded;
-    if let (Outcome::Created { .. } | Outcome::Updated { .. } | Outcome::Hotswapped { .. }, Some(hash)) =
-        (&r.outcome, hash)
+    if let (
+        Outcome::Created { .. } | Outcome::Updated { .. } | Outcome::Hotswapped { .. },
+        Some(hash),
+    ) = (&r.outcome, hash)
     {
         let method = match r.outcome {
             Outcome::Hotswapped { .. } => ReleaseMethod::Hotswap,
@@ -340,6 +345,7 @@ async fn run<A: StackApi + ReleaseStore + ArtifactStore>(
     observer: &dyn Observer,
     started: &mut Option<Release>,
     uploaded: &mut (Vec<String>, f64),
+    stack_id: &mut Option<String>,
 ) -> Result<(Outcome, BTreeMap<String, String>), Failure> {
     let name = &app.name;
     let stack = &app.stack_name;
@@ -539,6 +545,7 @@ async fn run<A: StackApi + ReleaseStore + ArtifactStore>(
     }
     let outcome =
         if creating { Outcome::Created { changes } } else { Outcome::Updated { changes } };
+    *stack_id = Some(done.id);
     Ok((outcome, done.outputs))
 }
 

@@ -54,15 +54,64 @@ fn only_a_change_of_function_code_is_hotswapped() {
     let refs = [new.clone()];
     let swap = Plan::Swap(vec![Swap { logical_id: "Api".into(), artifact: new.clone() }]);
     // (what is deployed: status and tags; what is wanted: template and tags; the plan)
-    let table: Vec<(&str, Stack, Template, Vec<(String, String)>, Plan)> = vec![
-        ("code only", stack("UPDATE_COMPLETE", &deployed_tags), template(&new.key, 128, false), wanted_tags.clone(), swap.clone()),
-        ("after a rolled-back update", stack("UPDATE_ROLLBACK_COMPLETE", &deployed_tags), template(&new.key, 128, false), wanted_tags.clone(), swap.clone()),
-        ("nothing", stack("CREATE_COMPLETE", &deployed_tags), template(&old.key, 128, false), wanted_tags.clone(), Plan::Unchanged),
-        ("code and memory", stack("UPDATE_COMPLETE", &deployed_tags), template(&new.key, 256, false), wanted_tags.clone(), Plan::Deploy("resource `Api` changes".into())),
-        ("an output too", stack("UPDATE_COMPLETE", &deployed_tags), template(&new.key, 128, true), wanted_tags.clone(), Plan::Deploy("`Outputs` changes".into())),
-        ("a new commit", stack("UPDATE_COMPLETE", &deployed_tags), template(&new.key, 128, false), tags("c2", "h-new"), Plan::Deploy("stack tag `jiti:commit` changes (c1 → c2)".into())),
-        ("busy", stack("UPDATE_IN_PROGRESS", &deployed_tags), template(&new.key, 128, false), wanted_tags.clone(), Plan::Deploy("stack `orders-feature-x` is UPDATE_IN_PROGRESS".into())),
-        ("failed create", stack("ROLLBACK_COMPLETE", &deployed_tags), template(&new.key, 128, false), wanted_tags.clone(), Plan::Deploy("stack `orders-feature-x` is ROLLBACK_COMPLETE".into())),
+    type Case = (&'static str, Stack, Template, Vec<(String, String)>, Plan);
+    let table: Vec<Case> = vec![
+        (
+            "code only",
+            stack("UPDATE_COMPLETE", &deployed_tags),
+            template(&new.key, 128, false),
+            wanted_tags.clone(),
+            swap.clone(),
+        ),
+        (
+            "after a rolled-back update",
+            stack("UPDATE_ROLLBACK_COMPLETE", &deployed_tags),
+            template(&new.key, 128, false),
+            wanted_tags.clone(),
+            swap.clone(),
+        ),
+        (
+            "nothing",
+            stack("CREATE_COMPLETE", &deployed_tags),
+            template(&old.key, 128, false),
+            wanted_tags.clone(),
+            Plan::Unchanged,
+        ),
+        (
+            "code and memory",
+            stack("UPDATE_COMPLETE", &deployed_tags),
+            template(&new.key, 256, false),
+            wanted_tags.clone(),
+            Plan::Deploy("resource `Api` changes".into()),
+        ),
+        (
+            "an output too",
+            stack("UPDATE_COMPLETE", &deployed_tags),
+            template(&new.key, 128, true),
+            wanted_tags.clone(),
+            Plan::Deploy("`Outputs` changes".into()),
+        ),
+        (
+            "a new commit",
+            stack("UPDATE_COMPLETE", &deployed_tags),
+            template(&new.key, 128, false),
+            tags("c2", "h-new"),
+            Plan::Deploy("stack tag `jiti:commit` changes (c1 → c2)".into()),
+        ),
+        (
+            "busy",
+            stack("UPDATE_IN_PROGRESS", &deployed_tags),
+            template(&new.key, 128, false),
+            wanted_tags.clone(),
+            Plan::Deploy("stack `orders-feature-x` is UPDATE_IN_PROGRESS".into()),
+        ),
+        (
+            "failed create",
+            stack("ROLLBACK_COMPLETE", &deployed_tags),
+            template(&new.key, 128, false),
+            wanted_tags.clone(),
+            Plan::Deploy("stack `orders-feature-x` is ROLLBACK_COMPLETE".into()),
+        ),
     ];
     for (case, stack, wanted_template, wanted_tags, expected) in table {
         let wanted = Wanted {
@@ -96,7 +145,8 @@ fn only_a_change_of_function_code_is_hotswapped() {
 #[test]
 fn many_differences_are_summed_up() {
     let old = serde_json::json!({"Resources": {"A": {"Type": "T"}, "B": {"Type": "T"}, "C": {"Type": "T"}}});
-    let new = serde_json::json!({"Resources": {"A": {"Type": "U"}, "D": {"Type": "T"}}, "Outputs": {}});
+    let new =
+        serde_json::json!({"Resources": {"A": {"Type": "U"}, "D": {"Type": "T"}}, "Outputs": {}});
     assert_eq!(
         difference(&old, &new),
         "resource `A` changes, resource `D` is added, resource `B` is removed and 2 more"
@@ -127,9 +177,11 @@ async fn a_swap_uploads_updates_waits_and_checks_in_four_calls() {
     assert_eq!(fake.calls(), ["PutObject", "UpdateFunctionCode", "GetFunctionConfiguration"]);
 
     // A function the stack no longer has, a failed update: errors that say so.
-    let e = execute(&fake, app, &swaps, &BTreeMap::new(), Duration::from_secs(5)).await.unwrap_err();
+    let e =
+        execute(&fake, app, &swaps, &BTreeMap::new(), Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(e, HotswapError::Missing { .. }), "{e}");
-    let failing = Fake { update_fails: Some("Unzipped size must be smaller".into()), ..Fake::default() };
+    let failing =
+        Fake { update_fails: Some("Unzipped size must be smaller".into()), ..Fake::default() };
     let e = execute(&failing, app, &swaps, &functions, Duration::from_secs(5)).await.unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -148,7 +200,9 @@ fn the_local_copy_is_trusted_only_for_the_stack_it_describes() {
     let t = template("k", 128, false);
     let copy = DeployedCopy {
         stack_name: "orders-feature-x".into(),
-        stack_id: Some("arn:aws:cloudformation:us-east-1:123456789012:stack/orders-feature-x/1".into()),
+        stack_id: Some(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-feature-x/1".into(),
+        ),
         template_hash: "h1".into(),
         template: t.value.clone(),
         functions: BTreeMap::from([("Api".into(), "orders-Api-1".into())]),
@@ -162,7 +216,10 @@ fn the_local_copy_is_trusted_only_for_the_stack_it_describes() {
     assert!(!copy.template_of(&changed));
     assert!(copy.functions_of(&changed).is_none());
     // Destroyed and made again with the same template: the template holds, the names do not.
-    let remade = Stack { id: "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-feature-x/2".into(), ..same.clone() };
+    let remade = Stack {
+        id: "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-feature-x/2".into(),
+        ..same.clone()
+    };
     assert!(copy.template_of(&remade));
     assert!(copy.functions_of(&remade).is_none());
 }
