@@ -31,6 +31,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show what a deploy would change: template, parameters and tags; --exit-code exits 1 on differences
     Diff(DiffArgs),
+    /// Detect drift of the branch's stacks (CloudFormation drift detection); exit 1 on drift nobody meant
+    Drift(DriftArgs),
     /// List every environment of the workspace's apps
     Envs(EnvsArgs),
     /// Show an environment's stack outputs
@@ -71,6 +73,7 @@ impl Command {
             Command::Check(a) => a.json.json,
             Command::Deploy(a) => a.cloud.json.json,
             Command::Diff(a) => a.cloud.json.json,
+            Command::Drift(a) => a.cloud.json.json,
             Command::Envs(a) => a.cloud.json.json,
             Command::Outputs(a) => a.cloud.json.json || a.format == OutputFormat::Json,
             Command::Destroy(a) => a.cloud.json.json,
@@ -84,6 +87,16 @@ impl Command {
             | Command::Schema(_) => false,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

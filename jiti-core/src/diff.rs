@@ -199,7 +199,13 @@ pub struct AppDiff {
     pub proposed: String,
     pub resources: Vec<Change>,
     pub tags: Vec<TagChange>,
+    /// Releases hotswapped since the last deploy through CloudFormation (newest first, up to
+    /// [`HOTSWAPS_READ`]): the functions run newer code than the stack's template names.
+    pub hotswaps: usize,
 }
+
+/// How many releases `diff` reads to count hotswaps (one GetObject each).
+pub const HOTSWAPS_READ: usize = 10;
 
 impl AppDiff {
     pub fn differs(&self) -> bool {
@@ -219,7 +225,7 @@ pub enum DiffError {
 
 /// Diffs of the selected apps: their stacks (and their dependencies', for outputs), then
 /// GetTemplate for each deployed app.
-pub async fn diff<A: crate::cloud::StackApi>(
+pub async fn diff<A: crate::cloud::StackApi + crate::cloud::ReleaseStore>(
     project: &crate::resolve::Project,
     apis: &BTreeMap<crate::cloud::Target, A>,
     ttl: Option<std::time::Duration>,
@@ -257,6 +263,15 @@ pub async fn diff<A: crate::cloud::StackApi>(
         };
         let wanted =
             stack_tags(project, app, &rendered.template.hash(), ttl, std::time::SystemTime::now());
+        // Only an app that ships code can have been hotswapped: others cost no ledger read.
+        let hotswaps = match (current, apis.get(&target(app))) {
+            (Some(_), Some(api)) if !app.artifacts.is_empty() => {
+                let env = &app.environment.name;
+                let releases = crate::ledger::history(api, &app.name, env, HOTSWAPS_READ).await?;
+                crate::ledger::hotswaps_since_deploy(&releases)
+            }
+            _ => 0,
+        };
         out.push(AppDiff {
             app: app.name.clone(),
             stack_name: app.stack_name.clone(),
@@ -265,6 +280,7 @@ pub async fn diff<A: crate::cloud::StackApi>(
             tags: current.map(|s| tag_changes(&s.tags, &wanted)).unwrap_or_default(),
             deployed,
             proposed,
+            hotswaps,
         });
     }
     Ok(out)

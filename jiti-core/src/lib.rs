@@ -30,6 +30,7 @@ pub mod cloud;
 pub mod deploy;
 pub mod destroy;
 pub mod diff;
+pub mod drift;
 pub mod gc;
 pub mod hotswap;
 pub mod iam;

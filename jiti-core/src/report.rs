@@ -50,6 +50,7 @@ pub enum Body {
     Check(CheckReport),
     Deploy(DeployReport),
     Diff(DiffReport),
+    Drift(DriftReport),
     Envs(EnvsReport),
     Outputs(OutputsReport),
     Destroy(DestroyReport),
@@ -74,6 +75,7 @@ bodies!(
     Check(CheckReport),
     Deploy(DeployReport),
     Diff(DiffReport),
+    Drift(DriftReport),
     Envs(EnvsReport),
     Outputs(OutputsReport),
     Destroy(DestroyReport),
@@ -190,6 +192,15 @@ pub struct DiffReport {
 pub struct DiffedApp {
     pub diff: AppDiff,
     pub differs: bool,
+}
+
+/// `cargo jiti drift --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DriftReport {
+    pub apps: Vec<crate::drift::AppDrift>,
+    /// Resources drifted that nobody meant to (hotswapped code aside): `drift` exits 1 then.
+    pub unexpected: usize,
+    pub api_calls: ApiCalls,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -42,6 +42,11 @@ pub(crate) struct Fake {
     /// an update fails with (`LastUpdateStatus: Failed`).
     pub(crate) updated: Mutex<BTreeMap<String, String>>,
     pub(crate) update_fails: Option<String>,
+    /// DescribeStackDriftDetectionStatus' answers, one per call (the last repeats), and
+    /// DescribeStackResourceDrifts' resources; DetectStackDrift fails with this when set.
+    pub(crate) detections: Mutex<VecDeque<Option<crate::cloud::Detection>>>,
+    pub(crate) drifts: Vec<crate::cloud::ResourceDrift>,
+    pub(crate) detect_fails: Option<CloudError>,
 }
 
 impl Fake {
@@ -255,6 +260,32 @@ impl FunctionApi for Fake {
             None => crate::cloud::UpdateStatus::Successful,
         };
         Ok(crate::cloud::FunctionState { code_sha256: code, update })
+    }
+}
+
+impl crate::cloud::DriftApi for Fake {
+    async fn detect_drift(&self, _: &str) -> Result<String, CloudError> {
+        self.call("DetectStackDrift");
+        match &self.detect_fails {
+            Some(e) => Err(e.clone()),
+            None => Ok("b78ac9b0-dec1-11e7-a451-503a3ad3ef11".into()),
+        }
+    }
+    async fn drift_detection(
+        &self,
+        _: &str,
+    ) -> Result<Option<crate::cloud::Detection>, CloudError> {
+        self.call("DescribeStackDriftDetectionStatus");
+        let mut answers = self.detections.lock().unwrap();
+        let answer = if answers.len() > 1 { answers.pop_front() } else { answers.front().cloned() };
+        Ok(answer.flatten())
+    }
+    async fn resource_drifts(
+        &self,
+        _: &str,
+    ) -> Result<Vec<crate::cloud::ResourceDrift>, CloudError> {
+        self.call("DescribeStackResourceDrifts");
+        Ok(self.drifts.clone())
     }
 }
 

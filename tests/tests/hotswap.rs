@@ -88,6 +88,17 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
     assert_eq!(releases[0]["method"], "hotswap", "{history}");
     assert_eq!(releases[1]["method"], "deploy", "{history}");
 
+    // `diff` says the stack's template lags its code; `drift` says the emulator cannot tell.
+    let diff = jiti(&repo, &["diff", "-p", "orders-api"]).expect(0);
+    assert!(
+        diff.stdout.contains("orders-api: code hotswapped once since the last deploy"),
+        "{}",
+        diff.stdout
+    );
+    let drift = moto().jiti(repo.path(), &["drift", "-p", "orders-api"]);
+    assert_eq!(drift.code, Some(2), "{}\n{}", drift.stdout, drift.stderr);
+    assert!(drift.stderr.contains("does not implement drift detection"), "{}", drift.stderr);
+
     // Code and infra together: the fallback deploys through CloudFormation.
     edit_code(&repo, "\"statusCode\": 202", "\"statusCode\": 203");
     let config = repo.read("orders-api/infra/jiti.toml");

@@ -38,6 +38,18 @@ pub fn exec(args: DiffArgs, shell: &Shell) -> anyhow::Result<Exit> {
                 )?;
                 continue;
             }
+            if d.hotswaps > 0 {
+                let count = match d.hotswaps {
+                    n if n >= jiti_core::diff::HOTSWAPS_READ => format!("{n} or more times"),
+                    1 => "once".to_owned(),
+                    n => format!("{n} times"),
+                };
+                writeln!(
+                    out,
+                    "{NOTE}{}{NOTE:#}: code hotswapped {count} since the last deploy: its functions run newer code than the stack's template names (the next deploy brings the stack to it)",
+                    d.app
+                )?;
+            }
             if !d.differs() {
                 writeln!(out, "{GOOD}{}{GOOD:#}: {} is up to date", d.app, d.stack_name)?;
                 continue;

@@ -6,6 +6,7 @@ mod check;
 mod deploy;
 mod destroy;
 mod diff;
+mod drift;
 mod envs;
 mod gc;
 mod history;
@@ -39,6 +40,7 @@ pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
         Command::Check(a) => check::exec(a, shell),
         Command::Deploy(a) => deploy::exec(a, shell),
         Command::Diff(a) => diff::exec(a, shell),
+        Command::Drift(a) => drift::exec(a, shell),
         Command::Envs(a) => envs::exec(a, shell),
         Command::Outputs(a) => outputs::exec(a, shell),
         Command::Destroy(a) => destroy::exec(a, shell),

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 mod bucket;
 mod cfn;
 pub mod client;
+mod drift;
 pub mod error;
 mod lambda;
 mod resources;
@@ -283,6 +284,54 @@ pub trait ArtifactStore: Send + Sync {
         &self,
         keys: &[String],
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
+}
+
+/// CloudFormation's drift detection: started, waited for, read (what `cargo jiti drift` uses).
+pub trait DriftApi: Send + Sync {
+    /// Starts drift detection of `stack` (DetectStackDrift); the detection's id.
+    fn detect_drift(&self, stack: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// The detection's state (DescribeStackDriftDetectionStatus): `None` while in progress.
+    fn drift_detection(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Detection>, CloudError>> + Send;
+    /// Each resource's drift as of the last detection (DescribeStackResourceDrifts, every page).
+    fn resource_drifts(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<ResourceDrift>, CloudError>> + Send;
+}
+
+/// How a drift detection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detection {
+    /// `DETECTION_COMPLETE`; `drifted`: `StackDriftStatus` is `DRIFTED`.
+    Complete { drifted: bool },
+    /// `DETECTION_FAILED`, with `DetectionStatusReason` (some resources could not be checked; the
+    /// others' results stand).
+    Failed(String),
+}
+
+/// One resource's drift, as `DescribeStackResourceDrifts` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct ResourceDrift {
+    pub logical_id: String,
+    pub physical_id: String,
+    pub resource_type: String,
+    /// `IN_SYNC`, `MODIFIED`, `DELETED`, `NOT_CHECKED` or `UNKNOWN`.
+    pub status: String,
+    pub differences: Vec<PropertyDifference>,
+}
+
+/// A property whose live value is not the template's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct PropertyDifference {
+    /// JSON pointer into the resource's properties, e.g. `/MemorySize`.
+    pub path: String,
+    pub expected: String,
+    pub actual: String,
+    /// `ADD`, `REMOVE` or `NOT_EQUAL`.
+    pub kind: String,
 }
 
 /// Packages larger than this are uploaded in parts (of this size), as the AWS CLI does from 8 MB.
