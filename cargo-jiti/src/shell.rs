@@ -51,13 +51,13 @@ impl Exit {
         match self {
             Exit::Success => "success, or nothing to do",
             Exit::Findings => {
-                "`check` found errors or warnings; `diff --exit-code` found differences; a deploy's [hooks] verify failed (and the app was rolled back unless --no-rollback)"
+                "`check` found errors or warnings; `diff --exit-code` found differences; `drift` found drift nobody meant; a deploy's [hooks] verify failed (and the app was rolled back unless --no-rollback)"
             }
             Exit::Error => {
                 "error (bad config or template, git, cargo or AWS failure, a failed deploy or deletion)"
             }
             Exit::Interrupted => {
-                "interrupted (Ctrl-C, SIGTERM): nothing more was started; what goes on in CloudFormation is named"
+                "interrupted (Ctrl-C, SIGTERM): nothing more was started; what goes on in CloudFormation is named (`watch` stops this way, after its cycle in flight)"
             }
             Exit::Child(_) => "`run`: the command's own exit code, once it ran",
         }
