@@ -19,10 +19,9 @@ use serde_json::Value;
 use crate::artifacts::functions::function_artifacts;
 use crate::artifacts::{ArtifactRef, package};
 use crate::cloud::{ArtifactStore, CloudError, FunctionApi, Stack, UpdateStatus};
-use crate::deploy::plan::Wanted;
 use crate::layout;
 use crate::resolve::{Project, ResolvedApp};
-use crate::stacks::{KEY_EXPIRES_AT, KEY_TEMPLATE_HASH, parameters_match};
+use crate::stacks::{KEY_EXPIRES_AT, KEY_TEMPLATE_HASH, Wanted, parameters_match};
 use crate::template::{Template, escape_pointer};
 
 /// What `--hotswap` does with a change that is not code only.

@@ -66,6 +66,18 @@ pub fn stack_tags(
     tags
 }
 
+/// What a deploy wants the stack to be.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub app: &'a str,
+    /// The stack's tags (the template hash among them).
+    pub tags: &'a [(String, String)],
+    pub expiry: Option<Expiry>,
+    /// The stack parameters passed.
+    pub parameters: &'a [(String, String)],
+    pub template: &'a crate::template::Template,
+}
+
 /// How a deploy treats a stack's expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {

@@ -2,21 +2,9 @@
 //! so that every case is a row of a table test, with no API behind it.
 
 use crate::cloud::{Stack, StackStatus};
-use crate::stacks::{Expiry, parameters_match, up_to_date};
+pub use crate::stacks::Wanted;
+use crate::stacks::{parameters_match, up_to_date};
 use crate::tagging;
-use crate::template::Template;
-
-/// What a deploy wants the stack to be.
-#[derive(Debug, Clone, Copy)]
-pub struct Wanted<'a> {
-    pub app: &'a str,
-    /// The stack's tags (the template hash among them).
-    pub tags: &'a [(String, String)],
-    pub expiry: Option<Expiry>,
-    /// The stack parameters passed.
-    pub parameters: &'a [(String, String)],
-    pub template: &'a Template,
-}
 
 /// What to do next with the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +49,7 @@ mod tests {
 
     use super::*;
     use crate::tagging::{KEY_APP, KEY_MANAGED_BY, MANAGED_BY};
+    use crate::template::Template;
 
     #[test]
     fn every_state_of_a_stack_has_one_next_step() {
