@@ -37,6 +37,9 @@ pub struct EnvStack {
     #[schemars(with = "Option<String>")]
     pub expires_at: Option<SystemTime>,
     pub branch_presence: BranchPresence,
+    /// Releases hotswapped since the last deploy attempt: read (one ledger listing per app) for
+    /// the checkout's own environment of each app that ships code; 0 elsewhere.
+    pub hotswaps: usize,
 }
 
 /// The stacks made by cargo-jiti for apps of `project` (any branch), newest first per app.
@@ -76,6 +79,7 @@ pub fn environments(project: &Project, stacks: &[Stack], branches: &Branches) ->
                     .get(KEY_EXPIRES_AT)
                     .and_then(|t| humantime::parse_rfc3339(t).ok()),
                 branch_presence,
+                hotswaps: 0,
             })
         })
         .collect();

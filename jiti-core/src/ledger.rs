@@ -147,19 +147,51 @@ pub async fn record<S: ReleaseStore>(store: &S, release: &Release) -> Result<(),
 
 /// Records how a started release ended: `<id>.done.json` beside its `<id>.json` (records are
 /// only ever created, so concurrent deploys never lose each other's); [`history`] shows the outcome.
+/// A hotswap, recorded once it is done, is `<id>.hotswap.json`: its key alone says what it was
+/// (see [`hotswaps_listed`]).
 pub async fn record_outcome<S: ReleaseStore>(
     store: &S,
     release: &Release,
 ) -> Result<(), CloudError> {
-    let key = format!("{}{}.done.json", prefix(&release.app, &release.environment), release.id);
+    let suffix = match release.method {
+        ReleaseMethod::Hotswap => HOTSWAP_SUFFIX,
+        ReleaseMethod::Deploy => ".done.json",
+    };
+    let key = format!("{}{}{suffix}", prefix(&release.app, &release.environment), release.id);
     let body = serde_json::to_string_pretty(release).unwrap_or_default();
     store.put_object(&key, &body).await
 }
 
-/// The release id a ledger key holds (`<id>.json` or `<id>.done.json`).
+const HOTSWAP_SUFFIX: &str = ".hotswap.json";
+
+/// The release id a ledger key holds (`<id>.json`, `<id>.done.json` or `<id>.hotswap.json`).
 fn id_of(key: &str) -> &str {
     let name = key.rsplit('/').next().unwrap_or(key);
-    name.strip_suffix(".done.json").or_else(|| name.strip_suffix(".json")).unwrap_or(name)
+    name.strip_suffix(".done.json")
+        .or_else(|| name.strip_suffix(HOTSWAP_SUFFIX))
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(name)
+}
+
+/// Hotswaps since the newest release that was not one, from the ledger's keys alone (one
+/// listing, no record read): what `envs` shows. It counts from the last deploy attempt, whatever
+/// its outcome; `diff` and `drift` read the records ([`hotswaps_since_deploy`]).
+pub async fn hotswaps_listed<S: ReleaseStore>(
+    store: &S,
+    app: &str,
+    environment: &str,
+) -> Result<usize, CloudError> {
+    let keys = store.list_keys(&prefix(app, environment)).await?;
+    Ok(hotswaps_in_keys(&keys))
+}
+
+fn hotswaps_in_keys(keys: &[String]) -> usize {
+    let mut by_id: BTreeMap<&str, bool> = BTreeMap::new();
+    for key in keys {
+        let hot = key.ends_with(HOTSWAP_SUFFIX);
+        by_id.entry(id_of(key)).and_modify(|h| *h &= hot).or_insert(hot);
+    }
+    by_id.values().rev().take_while(|hot| **hot).count()
 }
 
 /// The releases of `app` in `environment`, newest first; at most `limit`. A release shows its
@@ -227,6 +259,25 @@ mod tests {
             let ids: Vec<_> = releases.iter().map(|r| r.id.as_str()).collect();
             assert_eq!(hotswaps_since_deploy(&releases), expected, "{ids:?}");
         }
+    }
+
+    #[test]
+    fn hotswaps_are_told_by_their_keys() {
+        let keys = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|n| format!("releases/orders/feature-x/{n}")).collect()
+        };
+        // (keys, hotswaps since the newest release that was not one)
+        let table = [
+            (keys(&[]), 0),
+            (keys(&["1.json", "1.done.json"]), 0),
+            (keys(&["1.json", "1.done.json", "2.hotswap.json", "3.hotswap.json"]), 2),
+            (keys(&["1.json", "2.hotswap.json", "3.json", "3.done.json", "4.hotswap.json"]), 1),
+            (keys(&["1.hotswap.json", "2.json"]), 0),
+        ];
+        for (keys, expected) in table {
+            assert_eq!(hotswaps_in_keys(&keys), expected, "{keys:?}");
+        }
+        assert_eq!(id_of("releases/a/e/17-abc-01.hotswap.json"), "17-abc-01");
     }
 
     #[test]

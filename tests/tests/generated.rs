@@ -42,8 +42,8 @@ fn the_reports_schema_is_up_to_date_and_versioned() {
     let schema: serde_json::Value = serde_json::from_str(&fresh).expect("schema is JSON");
     let text = schema.to_string();
     for command in [
-        "render", "check", "deploy", "diff", "envs", "outputs", "destroy", "gc", "history",
-        "rollback",
+        "render", "check", "deploy", "diff", "drift", "envs", "outputs", "destroy", "gc",
+        "history", "rollback",
     ] {
         assert!(
             text.contains(&format!("\"const\":\"{command}\"")),

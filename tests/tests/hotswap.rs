@@ -95,6 +95,8 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
         "{}",
         diff.stdout
     );
+    let envs = moto().jiti(repo.path(), &["envs", "-p", "orders-api"]).expect(0);
+    assert!(envs.stdout.contains("code hotswapped 1× since the last deploy"), "{}", envs.stdout);
     let drift = moto().jiti(repo.path(), &["drift", "-p", "orders-api"]);
     assert_eq!(drift.code, Some(2), "{}\n{}", drift.stdout, drift.stderr);
     assert!(drift.stderr.contains("does not implement drift detection"), "{}", drift.stderr);

@@ -16,17 +16,33 @@ pub fn exec(args: EnvsArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let project = super::load_project(&args.project, shell)?;
     let branches = jiti_core::git::branches(&project.git.root)?;
     let counter = CallCounter::default();
-    let stacks = super::runtime()?.block_on(async {
+    let (stacks, hotswaps) = super::runtime()?.block_on(async {
         let apis =
             super::connect_everywhere(project.selected_apps(), &args.cloud.connect, &counter).await;
-        jiti_core::stacks::listing(&apis).await
+        let stacks = jiti_core::stacks::listing(&apis).await?;
+        // The checkout's own environment of each app that ships code: whether its functions run
+        // newer code than its template (one ledger listing per app, not per environment listed).
+        let mut hotswaps = std::collections::BTreeMap::new();
+        for app in project.selected_apps().filter(|a| !a.artifacts.is_empty()) {
+            let target = jiti_core::stacks::target(app);
+            let deployed = stacks.get(&target).is_some_and(|s| s.contains_key(&app.stack_name));
+            if let (true, Some(api)) = (deployed, apis.get(&target)) {
+                let env = &app.environment.name;
+                let count = jiti_core::ledger::hotswaps_listed(api, &app.name, env).await?;
+                hotswaps.insert((app.name.clone(), env.clone()), count);
+            }
+        }
+        Ok::<_, anyhow::Error>((stacks, hotswaps))
     })?;
     let all: Vec<_> = stacks.into_values().flat_map(|m| m.into_values()).collect();
     let selected: Vec<&str> = project.selected_apps().map(|a| a.name.as_str()).collect();
-    let rows: Vec<_> = inventory::environments(&project, &all, &branches)
+    let mut rows: Vec<_> = inventory::environments(&project, &all, &branches)
         .into_iter()
         .filter(|r| selected.contains(&r.app.as_str()))
         .collect();
+    for r in &mut rows {
+        r.hotswaps = hotswaps.get(&(r.app.clone(), r.environment.clone())).copied().unwrap_or(0);
+    }
     // Which regions were listed, and where each came from: a region found in the wrong place (an
     // old AWS_REGION, another profile) is the first thing to rule out when an environment is missing.
     let mut regions: Vec<ListedRegion> = Vec::new();
@@ -105,6 +121,13 @@ pub fn exec(args: EnvsArgs, shell: &Shell) -> anyhow::Result<Exit> {
             out,
             "{:<14} {:<32} {:<28} {status_style}{:<20}{status_style:#} {:<9} {:<8} {:<12} {:<11} {}",
             r.app, env, r.branch, r.status, r.version, commit, updated, expires, presence
+        )?;
+    }
+    for r in rows.iter().filter(|r| r.hotswaps > 0) {
+        writeln!(
+            out,
+            "{WARNING}{}{WARNING:#} {}: code hotswapped {}× since the last deploy (the stack's template names older code; the next deploy brings it up)",
+            r.app, r.environment, r.hotswaps
         )?;
     }
     Ok(Exit::Success)
