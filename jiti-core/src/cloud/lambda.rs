@@ -50,13 +50,7 @@ impl FunctionApi for Aws {
             .send()
             .await
             .map_err(|e| self.error("Lambda.UpdateFunctionCode", e))?;
-        Ok(FunctionState {
-            code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
-            update: UpdateStatus::parse(
-                out.last_update_status().map(|s| s.as_str()),
-                out.last_update_status_reason(),
-            ),
-        })
+        Ok(state(out.code_sha256(), out.last_update_status(), out.last_update_status_reason()))
     }
 
     async fn function_state(&self, function: &str) -> Result<FunctionState, CloudError> {
@@ -68,12 +62,18 @@ impl FunctionApi for Aws {
             .send()
             .await
             .map_err(|e| self.error("Lambda.GetFunctionConfiguration", e))?;
-        Ok(FunctionState {
-            code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
-            update: UpdateStatus::parse(
-                out.last_update_status().map(|s| s.as_str()),
-                out.last_update_status_reason(),
-            ),
-        })
+        Ok(state(out.code_sha256(), out.last_update_status(), out.last_update_status_reason()))
+    }
+}
+
+/// What UpdateFunctionCode and GetFunctionConfiguration both answer of a function's code.
+fn state(
+    code_sha256: Option<&str>,
+    status: Option<&aws_sdk_lambda::types::LastUpdateStatus>,
+    reason: Option<&str>,
+) -> FunctionState {
+    FunctionState {
+        code_sha256: code_sha256.unwrap_or_default().to_owned(),
+        update: UpdateStatus::parse(status.map(|s| s.as_str()), reason),
     }
 }

@@ -95,13 +95,7 @@ pub(super) async fn settle_code<A: FunctionApi + ArtifactStore>(
         match crate::ship::check_code(api, &app.stack_name, template, &refs).await {
             Ok(checks) => {
                 for c in checks {
-                    observer.note(
-                        &app.name,
-                        &format!(
-                            "function {} runs artifact `{}` (CodeSha256 {})",
-                            c.function, c.artifact, c.code_sha256
-                        ),
-                    );
+                    note_runs(observer, &app.name, &c.function, &c.artifact, &c.code_sha256);
                     functions.insert(c.logical_id, c.function);
                 }
             }
@@ -121,13 +115,7 @@ pub(super) async fn settle_code<A: FunctionApi + ArtifactStore>(
             .await
             .map_err(|e| fail(e.to_string()))?;
         for s in done.swapped {
-            observer.note(
-                &app.name,
-                &format!(
-                    "function {} runs artifact `{}` (CodeSha256 {})",
-                    s.function, s.artifact, s.code_sha256
-                ),
-            );
+            note_runs(observer, &app.name, &s.function, &s.artifact, &s.code_sha256);
             functions.insert(s.logical_id, s.function);
         }
     }
@@ -149,6 +137,11 @@ pub(super) async fn settle_code<A: FunctionApi + ArtifactStore>(
 
 /// How a deploy of one stack ended: its outcome and the stack's outputs.
 type Done = Result<(Outcome, BTreeMap<String, String>), Failure>;
+
+fn note_runs(observer: &dyn Observer, app: &str, function: &str, artifact: &str, sha: &str) {
+    observer
+        .note(app, &format!("function {function} runs artifact `{artifact}` (CodeSha256 {sha})"));
+}
 
 /// `--hotswap`: the change put straight into the functions when it is code only. `None` when it
 /// goes through CloudFormation instead: it is not code only (and the mode falls back), or there
