@@ -16,7 +16,6 @@ orders-api handler's status code is edited and the function updated by
   without infra in the loop does).
 Medians; each function's CodeSha256 checked against the built zip after each run. Not a test.
 """
-import argparse
 import base64
 import hashlib
 import json
@@ -25,21 +24,14 @@ import queue
 import re
 import statistics
 import subprocess
-import sys
 import threading
 import time
 
-from benchlib import VENV, ROOT, moto, require, run, shop, timed
+from benchlib import ROOT, edit_status, lambda_bench, moto, run, shop, timed
 
 
 def med(values):
     return statistics.median(values) if values else float("nan")
-
-
-def edit(repo, status):
-    path = os.path.join(repo, "orders-api", "src", "main.rs")
-    text = open(path).read()
-    open(path, "w").write(re.sub(r'"statusCode": \d+', f'"statusCode": {status}', text))
 
 
 def code_sha256(aws, function, repo, env):
@@ -52,15 +44,7 @@ def zip_sha256(path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
-    args = parser.parse_args()
-    aws = os.path.join(VENV, "bin", "aws")
-    cargo_lambda = os.path.join(VENV, "bin", "cargo-lambda")
-    require(args.bin, aws, os.path.join(VENV, "bin", "cargo-zigbuild"))
-    if not os.path.isfile(cargo_lambda):
-        sys.exit(f"{cargo_lambda} not found: `{VENV}/bin/pip install cargo-lambda==1.9.2` (the baseline)")
+    args, aws, cargo_lambda = lambda_bench(__doc__)
 
     with moto() as (port, env), shop("feature/bench-hotswap") as (_tmp, repo):
         jiti = [args.bin, "jiti"]
@@ -93,7 +77,7 @@ def main():
         for _ in range(args.runs):
             time.sleep(0.5)
             start = time.perf_counter()
-            edit(repo, next(status))
+            edit_status(repo, next(status))
             swapped = until("hotswapped")
             total = time.perf_counter() - start
             cycle = until("cycle")
@@ -113,7 +97,7 @@ def main():
             r = {"total": [], "build": [], "rest": [], "calls": []}
             ops = ""
             for _ in range(args.runs):
-                edit(repo, next(status))
+                edit_status(repo, next(status))
                 t, out = timed(jiti + ["deploy", "-p", "orders-api", "--json"] + extra, repo, env)
                 report = json.loads(out.stdout)
                 a = next(x for x in report["apps"] if x["app"] == "orders-api")
@@ -134,7 +118,7 @@ def main():
 
         c = {"total": [], "build": [], "rest": [], "calls": []}
         for _ in range(args.runs):
-            edit(repo, next(status))
+            edit_status(repo, next(status))
             tb, _ = timed(build_cmd, repo, env)
             td, _ = timed([cargo_lambda, "lambda", "deploy", "--binary-name", "orders-api", "--endpoint-url",
                            f"http://127.0.0.1:{port}", function], repo, env)

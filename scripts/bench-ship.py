@@ -14,26 +14,16 @@ orders-api handler's status code is edited and
   deploy` of the same template pointing at that key; each step timed.
 Then a no-op deploy of the whole shop: API calls and uploads. Not a test: figures vary by machine.
 """
-import argparse
 import hashlib
 import json
 import os
 import statistics
-import sys
 
-from benchlib import ROOT, VENV, moto, require, run, shop, timed
+from benchlib import VENV, edit_status, lambda_bench, moto, run, shop, timed
 
 
 def med(values):
     return statistics.median(values)
-
-
-def edit(repo, status):
-    path = os.path.join(repo, "orders-api", "src", "main.rs")
-    text = open(path).read()
-    import re
-
-    open(path, "w").write(re.sub(r'"statusCode": \d+', f'"statusCode": {status}', text))
 
 
 def resolve_imports(value, exports):
@@ -48,15 +38,7 @@ def resolve_imports(value, exports):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
-    args = parser.parse_args()
-    aws = os.path.join(VENV, "bin", "aws")
-    cargo_lambda = os.path.join(VENV, "bin", "cargo-lambda")
-    require(args.bin, aws, os.path.join(VENV, "bin", "cargo-zigbuild"))
-    if not os.path.isfile(cargo_lambda):
-        sys.exit(f"{cargo_lambda} not found: `{VENV}/bin/pip install cargo-lambda==1.9.2` (the baseline)")
+    args, aws, cargo_lambda = lambda_bench(__doc__)
 
     with moto() as (port, env), shop("feature/bench-ship") as (tmp, repo):
         env = dict(env, PATH=os.path.join(VENV, "bin") + os.pathsep + env["PATH"])
@@ -78,7 +60,7 @@ def main():
         rows = {"jiti": [], "build": [], "package": [], "upload": [], "cfn": [], "calls": []}
         hand = {"build": [], "upload": [], "cfn": [], "total": []}
         for i in range(args.runs):
-            edit(repo, 201 + i)
+            edit_status(repo, 201 + i)
             t, out = timed(jiti + ["deploy", "-p", "orders-api", "--method", "direct", "--json"], repo, env)
             r = json.loads(out.stdout)
             app = next(a for a in r["apps"] if a["app"] == "orders-api")

@@ -1,7 +1,9 @@
 """What the benchmark scripts share: a moto server of their own, the environment that points the
 AWS tools at it, a throw-away git copy of the example shop, and a generated workspace of N apps."""
+import argparse
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -152,3 +154,25 @@ def make_workspace(root, apps):
     env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
     for args in (["init", "-q", "-b", "feature/bench"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@jiti.invalid", "commit", "-qm", "bench"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env)
+
+
+def lambda_bench(doc):
+    """The command line of a benchmark of the example's Lambda against cargo-lambda (`--runs`,
+    `--bin`), with the tools it needs checked: (args, aws, cargo_lambda)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
+    args = parser.parse_args()
+    aws = os.path.join(VENV, "bin", "aws")
+    cargo_lambda = os.path.join(VENV, "bin", "cargo-lambda")
+    require(args.bin, aws, os.path.join(VENV, "bin", "cargo-zigbuild"))
+    if not os.path.isfile(cargo_lambda):
+        sys.exit(f"{cargo_lambda} not found: `{VENV}/bin/pip install cargo-lambda==1.9.2` (the baseline)")
+    return args, aws, cargo_lambda
+
+
+def edit_status(repo, status):
+    """The orders-api handler answers `status`: a one-line code change."""
+    path = os.path.join(repo, "orders-api", "src", "main.rs")
+    text = open(path).read()
+    open(path, "w").write(re.sub(r'"statusCode": \d+', f'"statusCode": {status}', text))

@@ -199,13 +199,10 @@ pub struct AppDiff {
     pub proposed: String,
     pub resources: Vec<Change>,
     pub tags: Vec<TagChange>,
-    /// Releases hotswapped since the last deploy through CloudFormation (newest first, up to
-    /// [`HOTSWAPS_READ`]): the functions run newer code than the stack's template names.
+    /// Releases hotswapped since the last deploy through CloudFormation (of the newest
+    /// [`crate::ledger::HOTSWAPS_READ`]): the functions run newer code than the template names.
     pub hotswaps: usize,
 }
-
-/// How many releases `diff` reads to count hotswaps (one GetObject each).
-pub const HOTSWAPS_READ: usize = 10;
 
 impl AppDiff {
     pub fn differs(&self) -> bool {
@@ -266,9 +263,7 @@ pub async fn diff<A: crate::cloud::StackApi + crate::cloud::ReleaseStore>(
         // Only an app that ships code can have been hotswapped: others cost no ledger read.
         let hotswaps = match (current, apis.get(&target(app))) {
             (Some(_), Some(api)) if !app.artifacts.is_empty() => {
-                let env = &app.environment.name;
-                let releases = crate::ledger::history(api, &app.name, env, HOTSWAPS_READ).await?;
-                crate::ledger::hotswaps_since_deploy(&releases)
+                crate::ledger::hotswaps_recorded(api, &app.name, &app.environment.name).await?
             }
             _ => 0,
         };

@@ -40,7 +40,7 @@ pub struct AppDrift {
     /// does not cover, or a detection that failed part way (see `detection_error`).
     pub not_checked: Vec<String>,
     pub detection_error: Option<String>,
-    /// Releases hotswapped since the last deploy (see `ledger::hotswaps_since_deploy`).
+    /// Releases hotswapped since the last deploy (see `ledger::hotswaps_recorded`).
     pub hotswaps: usize,
 }
 
@@ -168,15 +168,9 @@ async fn one<A: DriftApi + ReleaseStore>(
         drift.detection_error = Some(reason);
     }
     if !app.artifacts.is_empty() {
-        let releases = crate::ledger::history(
-            api,
-            &app.name,
-            &app.environment.name,
-            crate::diff::HOTSWAPS_READ,
-        )
-        .await
-        .map_err(failed)?;
-        drift.hotswaps = crate::ledger::hotswaps_since_deploy(&releases);
+        drift.hotswaps = crate::ledger::hotswaps_recorded(api, &app.name, &app.environment.name)
+            .await
+            .map_err(failed)?;
     }
     let resources = api.resource_drifts(stack).await.map_err(failed)?;
     (drift.drifted, drift.not_checked) = summarize(&resources, drift.hotswaps > 0);

@@ -27,6 +27,11 @@ fn edges(project: &Project) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The selected apps and their dependencies, in deploy order (the [`waves`] one after another).
+pub fn deploy_order(project: &Project) -> Result<Vec<usize>, CycleError> {
+    Ok(waves(project, &project.selected)?.into_iter().flatten().collect())
+}
+
 /// The selected apps and their dependencies (transitively), in waves: every app after all it
 /// depends on; the apps of one wave are independent of each other.
 pub fn waves(project: &Project, selected: &[usize]) -> Result<Vec<Vec<usize>>, CycleError> {

@@ -110,6 +110,19 @@ pub struct Release {
     pub method: ReleaseMethod,
 }
 
+/// How many releases `hotswaps_recorded` reads (one GetObject each).
+pub const HOTSWAPS_READ: usize = 10;
+
+/// Hotswaps of `app` in `environment` since its last deploy through CloudFormation, read from the
+/// newest [`HOTSWAPS_READ`] records: what `diff` and `drift` say.
+pub async fn hotswaps_recorded<S: ReleaseStore>(
+    store: &S,
+    app: &str,
+    environment: &str,
+) -> Result<usize, CloudError> {
+    Ok(hotswaps_since_deploy(&history(store, app, environment, HOTSWAPS_READ).await?))
+}
+
 /// How many of `releases` (newest first) are hotswaps since the last release that went through
 /// CloudFormation: what `envs` and `diff` say of an environment whose template lags its code.
 pub fn hotswaps_since_deploy(releases: &[Release]) -> usize {
@@ -175,7 +188,7 @@ fn id_of(key: &str) -> &str {
 
 /// Hotswaps since the newest release that was not one, from the ledger's keys alone (one
 /// listing, no record read): what `envs` shows. It counts from the last deploy attempt, whatever
-/// its outcome; `diff` and `drift` read the records ([`hotswaps_since_deploy`]).
+/// its outcome; `diff` and `drift` read the records ([`hotswaps_recorded`]).
 pub async fn hotswaps_listed<S: ReleaseStore>(
     store: &S,
     app: &str,

@@ -78,6 +78,47 @@ pub struct Wanted<'a> {
     pub template: &'a crate::template::Template,
 }
 
+/// What a deploy wants of an app's stack besides its template, owned: the stack's tags (the
+/// template hash among them), the parameters given and the expiry. The deploy and the hotswap
+/// decide from this one value ([`Goal::wanted`]).
+#[derive(Debug, Clone)]
+pub struct Goal {
+    pub tags: Vec<(String, String)>,
+    pub parameters: Vec<(String, String)>,
+    pub expiry: Option<Expiry>,
+}
+
+impl Goal {
+    /// For a deploy of the template whose hash is `hash`, with `--ttl` `ttl`, at `now`.
+    pub fn new(
+        project: &Project,
+        app: &ResolvedApp,
+        hash: &str,
+        ttl: Option<Duration>,
+        now: SystemTime,
+    ) -> Goal {
+        Goal {
+            tags: stack_tags(project, app, hash, ttl, now),
+            parameters: given_parameters(app),
+            expiry: expiry(app, ttl),
+        }
+    }
+
+    pub fn wanted<'a>(
+        &'a self,
+        app: &'a str,
+        template: &'a crate::template::Template,
+    ) -> Wanted<'a> {
+        Wanted {
+            app,
+            tags: &self.tags,
+            expiry: self.expiry,
+            parameters: &self.parameters,
+            template,
+        }
+    }
+}
+
 /// How a deploy treats a stack's expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {

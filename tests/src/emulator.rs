@@ -92,6 +92,15 @@ impl Moto {
         Run::new(cmd.output().expect("run cargo-jiti"))
     }
 
+    /// A Lambda function's `CodeSha256` as the emulator reports it (GetFunction), turned from
+    /// base64 into hex: comparable with an artifact's `sha256`.
+    pub fn code_sha256(&self, function: &str) -> String {
+        let v = self.boto3(&format!(
+            "import base64\nprint(json.dumps(base64.b64decode(c('lambda').get_function(FunctionName={function:?})['Configuration']['CodeSha256']).hex()))"
+        ));
+        v.as_str().expect("a CodeSha256").to_owned()
+    }
+
     /// Runs a boto3 snippet against the emulator (`c(service)` makes a client); returns its JSON output.
     pub fn boto3(&self, code: &str) -> serde_json::Value {
         let program = format!(

@@ -11,14 +11,6 @@ use std::time::Duration;
 use jiti_tests::{Repo, jiti_against, moto, shop_on};
 use serde_json::Value;
 
-/// The function's `CodeSha256` (GetFunction), as hex.
-fn code_sha256(function: &str) -> String {
-    let v = moto().boto3(&format!(
-        "import base64\nprint(json.dumps(base64.b64decode(c('lambda').get_function(FunctionName={function:?})['Configuration']['CodeSha256']).hex()))"
-    ));
-    v.as_str().expect("a CodeSha256").to_owned()
-}
-
 /// The stack's last update time and template-hash tag: what a CloudFormation update changes.
 fn stack_state(stack: &str) -> Value {
     moto().boto3(&format!(
@@ -56,7 +48,7 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
     let app = orders(&first);
     let stack = app["stack_name"].as_str().expect("stack_name").to_owned();
     let function = app["outputs"]["FunctionName"].as_str().expect("FunctionName").to_owned();
-    let deployed = code_sha256(&function);
+    let deployed = moto().code_sha256(&function);
     let before = stack_state(&stack);
 
     // A one-line code change: into the function, with no CloudFormation update.
@@ -66,7 +58,7 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
     assert_eq!(app["result"], "hotswapped", "{app}");
     let swapped = &app["functions"][0];
     assert_eq!(swapped["function"], function.as_str());
-    let new_sha = code_sha256(&function);
+    let new_sha = moto().code_sha256(&function);
     assert_ne!(new_sha, deployed, "the function runs the new build");
     assert_eq!(hot["artifacts"][0]["sha256"], new_sha.as_str());
     assert_eq!(stack_state(&stack), before, "the stack was not updated");
@@ -114,7 +106,7 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
         only.stdout
     );
     assert_eq!(stack_state(&stack), before, "--hotswap-only changed nothing");
-    assert_eq!(code_sha256(&function), new_sha, "--hotswap-only changed nothing");
+    assert_eq!(moto().code_sha256(&function), new_sha, "--hotswap-only changed nothing");
     let fell_back =
         jiti(&repo, &["deploy", "--hotswap", "--method", "direct", "-p", "orders-api", "--json"]);
     let fell_back = fell_back.expect(0);
@@ -122,7 +114,7 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
     let app = orders(&fell_back.json()).clone();
     assert_eq!(app["result"], "updated", "{app}");
     assert_ne!(stack_state(&stack), before, "the stack was updated");
-    let latest = code_sha256(&function);
+    let latest = moto().code_sha256(&function);
     assert_ne!(latest, new_sha, "and the function runs the newest build");
 
     // A protected environment is never hotswapped.
@@ -142,7 +134,7 @@ fn watch_hotswaps_each_save_and_stops_on_sigint_after_its_cycle() {
     let first = jiti(&repo, &["deploy", "--method", "direct", "--json"]).expect(0).json();
     let function =
         orders(&first)["outputs"]["FunctionName"].as_str().expect("FunctionName").to_owned();
-    let deployed = code_sha256(&function);
+    let deployed = moto().code_sha256(&function);
 
     let mut cmd = jiti_against(repo.path(), &moto().endpoint);
     cmd.args(["watch", "-p", "orders-api"]).env("CARGO_JITI_BUILD_TARGET_DIR", "");
@@ -180,14 +172,14 @@ fn watch_hotswaps_each_save_and_stops_on_sigint_after_its_cycle() {
     assert!(swapped.contains("main.rs: orders-api hotswapped OrdersFunction (build"), "{swapped}");
     assert!(swapped.contains("upload") && swapped.contains("update"), "{swapped}");
     wait_for("cycle");
-    let new_sha = code_sha256(&function);
+    let new_sha = moto().code_sha256(&function);
     assert_ne!(new_sha, deployed);
 
     // A build that fails keeps the last good code running, and says so.
     edit_code(&repo, "\"statusCode\": 204", "\"statusCode\": 204 +");
     let failed = wait_for("build failed");
     assert!(failed.contains("the last good code keeps running"), "{failed}");
-    assert_eq!(code_sha256(&function), new_sha);
+    assert_eq!(moto().code_sha256(&function), new_sha);
 
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

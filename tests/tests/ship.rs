@@ -6,15 +6,6 @@
 use jiti_tests::{Repo, lambda, moto, shop_on};
 use serde_json::{Value, json};
 
-/// The function's `CodeSha256` as the emulator reports it (Lambda `GetFunction`), turned from
-/// base64 into hex, comparable with an artifact's `sha256`.
-fn code_sha256(function: &str) -> String {
-    let v = moto().boto3(&format!(
-        "import base64\nprint(json.dumps(base64.b64decode(c('lambda').get_function(FunctionName={function:?})['Configuration']['CodeSha256']).hex()))"
-    ));
-    v.as_str().expect("a CodeSha256").to_owned()
-}
-
 fn the_artifact(report: &Value) -> &Value {
     let artifacts = report["artifacts"].as_array().expect("artifacts");
     assert_eq!(artifacts.len(), 1, "{report}");
@@ -54,7 +45,7 @@ fn a_deploy_ships_the_code_a_rollback_brings_it_back_and_gc_collects_what_nobody
         .find(|a| a["app"] == "orders-api")
         .expect("orders-api");
     let function = orders["outputs"]["FunctionName"].as_str().expect("FunctionName").to_owned();
-    assert_eq!(code_sha256(&function), sha);
+    assert_eq!(moto().code_sha256(&function), sha);
     assert_eq!(
         orders["release"]["artifacts"][0]["sha256"],
         sha.as_str(),
@@ -90,7 +81,7 @@ fn a_deploy_ships_the_code_a_rollback_brings_it_back_and_gc_collects_what_nobody
     let new_sha = the_artifact(&code)["sha256"].as_str().expect("sha256").to_owned();
     assert_ne!(new_sha, sha);
     assert_eq!(the_artifact(&code)["uploaded"], true);
-    assert_eq!(code_sha256(&function), new_sha);
+    assert_eq!(moto().code_sha256(&function), new_sha);
     let history = moto().jiti(dir, &["history", "-p", "orders-api"]).expect(0);
     assert!(history.stdout.contains(&format!("api@{}", &new_sha[..12])), "{}", history.stdout);
 
@@ -103,7 +94,7 @@ fn a_deploy_ships_the_code_a_rollback_brings_it_back_and_gc_collects_what_nobody
         )
         .expect(0);
     assert!(!back.stderr.contains("building"), "a rollback builds nothing: {}", back.stderr);
-    assert_eq!(code_sha256(&function), sha);
+    assert_eq!(moto().code_sha256(&function), sha);
 
     // gc: the new build is no longer used by the newest release; kept in its grace period, then
     // collected; the deployed one is kept.
@@ -130,7 +121,7 @@ fn a_deploy_ships_the_code_a_rollback_brings_it_back_and_gc_collects_what_nobody
     assert!(object_exists(&old_key), "the deployed build stays");
 
     // Rolling forward to the collected build is refused before anything changes.
-    let before = code_sha256(&function);
+    let before = moto().code_sha256(&function);
     let refused =
         moto().jiti(dir, &["rollback", "-p", "orders-api", "--steps", "1", "--method", "direct"]);
     assert_ne!(refused.code, Some(0), "{}\n{}", refused.stdout, refused.stderr);
@@ -139,7 +130,7 @@ fn a_deploy_ships_the_code_a_rollback_brings_it_back_and_gc_collects_what_nobody
         "{}",
         refused.stderr
     );
-    assert_eq!(code_sha256(&function), before);
+    assert_eq!(moto().code_sha256(&function), before);
 }
 
 #[test]

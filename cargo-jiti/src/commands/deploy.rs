@@ -15,8 +15,7 @@ use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell};
 
 pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let project = super::load_project(&args.project, shell)?;
-    let plan: Vec<usize> =
-        jiti_core::graph::waves(&project, &project.selected)?.into_iter().flatten().collect();
+    let plan = jiti_core::graph::deploy_order(&project)?;
     let protected: Vec<&str> = plan
         .iter()
         .map(|&i| &project.apps[i])

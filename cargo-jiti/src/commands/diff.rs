@@ -40,7 +40,7 @@ pub fn exec(args: DiffArgs, shell: &Shell) -> anyhow::Result<Exit> {
             }
             if d.hotswaps > 0 {
                 let count = match d.hotswaps {
-                    n if n >= jiti_core::diff::HOTSWAPS_READ => format!("{n} or more times"),
+                    n if n >= jiti_core::ledger::HOTSWAPS_READ => format!("{n} or more times"),
                     1 => "once".to_owned(),
                     n => format!("{n} times"),
                 };

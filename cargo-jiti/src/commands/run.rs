@@ -16,8 +16,7 @@ use crate::shell::{Exit, Shell, WARNING};
 
 pub fn exec(args: RunArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let project = super::load_project(&args.project, shell)?;
-    let plan: Vec<usize> =
-        jiti_core::graph::waves(&project, &project.selected)?.into_iter().flatten().collect();
+    let plan = jiti_core::graph::deploy_order(&project)?;
     let Some(&first) = plan.first() else { bail!("no app selected") };
     let environment = project.apps[first].environment.clone();
     // A protected environment is deployed by `deploy`, with its confirmation, never on the side.

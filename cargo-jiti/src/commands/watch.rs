@@ -25,7 +25,7 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 
 pub fn exec(args: WatchArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let project = super::load_project(&args.project, shell)?;
-    let plan = order(&project)?;
+    let plan = jiti_core::graph::deploy_order(&project)?;
     if let Some(app) = plan.iter().map(|&i| &project.apps[i]).find(|a| a.environment.protected) {
         bail!(
             "`watch` is for branch environments: `{}` is protected (app {}); its stacks change only through `cargo jiti deploy`",
@@ -35,11 +35,6 @@ pub fn exec(args: WatchArgs, shell: &Shell) -> anyhow::Result<Exit> {
     }
     let roots = roots(&project, &plan);
     super::runtime()?.block_on(watch(&args, shell, roots))
-}
-
-/// The selected apps and their dependencies, in deploy order.
-fn order(project: &Project) -> anyhow::Result<Vec<usize>> {
-    Ok(jiti_core::graph::waves(project, &project.selected)?.into_iter().flatten().collect())
 }
 
 /// The folders whose changes matter: each app's code (its package and local path dependencies,
@@ -205,7 +200,7 @@ async fn cycle(
     // Read again each cycle: jiti.toml, Cargo.toml and the git state may have changed.
     let loaded = tokio::task::block_in_place(|| {
         let project = super::load_project(&args.project, shell)?;
-        let plan = order(&project)?;
+        let plan = jiti_core::graph::deploy_order(&project)?;
         Ok::<_, anyhow::Error>((project, plan))
     });
     let (project, plan) = match loaded {

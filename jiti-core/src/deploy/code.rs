@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::plan::Wanted;
 use super::{DeployOptions, Outcome};
 use crate::cloud::{ArtifactStore, FunctionApi, Stack, StackApi};
 use crate::hotswap::{DeployedCopy, HotswapMode, Plan, all_swaps};
@@ -14,7 +13,7 @@ use crate::observe::Observer;
 use crate::render::Rendered;
 use crate::resolve::{Project, ResolvedApp};
 use crate::ship::CodeError;
-use crate::stacks::{KEY_TEMPLATE_HASH, expiry, given_parameters, stack_tags};
+use crate::stacks::{Goal, KEY_TEMPLATE_HASH};
 use crate::template::Template;
 use crate::wait::{Failure, fail};
 
@@ -168,15 +167,8 @@ pub(super) async fn hotswap<A: StackApi + ArtifactStore + FunctionApi>(
         return fallback(mode, app, "its stack does not exist yet", observer);
     };
     let hash = rendered.template.hash();
-    let tags = stack_tags(project, app, &hash, options.ttl, options.now);
-    let given = given_parameters(app);
-    let wanted = Wanted {
-        app: &app.name,
-        tags: &tags,
-        expiry: expiry(app, options.ttl),
-        parameters: &given,
-        template: &rendered.template,
-    };
+    let goal = Goal::new(project, app, &hash, options.ttl, options.now);
+    let wanted = goal.wanted(&app.name, &rendered.template);
     let copy = crate::hotswap::read_copy(project, app).filter(|c| c.template_of(stack));
     let swapped = copy.as_ref().is_some_and(|c| c.hotswapped);
     // Deployed as wanted (a dependency, most often): the normal path says so, with no call.

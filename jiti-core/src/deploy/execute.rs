@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use super::code::{address_packages, hotswap, settle_code, upload_packages};
-use super::plan::{Action, Wanted, decide};
+use super::plan::{Action, decide};
 use super::{AppResult, DeployOptions, Method, Outcome, result};
 use crate::cloud::{
     ArtifactStore, Change, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, FunctionApi,
@@ -21,7 +21,7 @@ use crate::observe::{Observer, SENT_CREATE, SENT_EXECUTE, SENT_UPDATE};
 use crate::render::{self, DepOutputs, Rendered};
 use crate::resolve::{Project, ResolvedApp};
 use crate::secrets;
-use crate::stacks::{expiry, given_parameters, stack_tags};
+use crate::stacks::Goal;
 use crate::template::MAX_INLINE_TEMPLATE_BYTES;
 use crate::wait::{Failure, fail, wait};
 
@@ -350,15 +350,8 @@ async fn run<A: StackApi + ReleaseStore + ArtifactStore>(
     let name = &app.name;
     let stack = &app.stack_name;
     let hash = rendered.template.hash();
-    let tags = stack_tags(project, app, &hash, options.ttl, options.now);
-    let given = given_parameters(app);
-    let wanted = Wanted {
-        app: name,
-        tags: &tags,
-        expiry: expiry(app, options.ttl),
-        parameters: &given,
-        template: &rendered.template,
-    };
+    let goal = Goal::new(project, app, &hash, options.ttl, options.now);
+    let wanted = goal.wanted(name, &rendered.template);
 
     // Act on each decision until the stack is ready to be created or updated (at most: wait for
     // another operation, then replace a failed first create).
@@ -412,8 +405,8 @@ async fn run<A: StackApi + ReleaseStore + ArtifactStore>(
         change_set_name: format!("jiti-{}-{unix}-{}", &hash[..12], std::process::id()),
         kind: if creating { ChangeSetKind::Create } else { ChangeSetKind::Update },
         template,
-        tags,
-        parameters: given,
+        tags: goal.tags.clone(),
+        parameters: goal.parameters.clone(),
         description: format!("cargo-jiti: {name} {} at {}", app.version, project.git.short_commit),
     };
     let previous_outputs = current.as_ref().map(|s| s.outputs.clone()).unwrap_or_default();
