@@ -79,6 +79,9 @@ fn a_code_only_change_is_hotswapped_anything_else_is_deployed() {
     let releases = history["apps"][0]["releases"].as_array().expect("releases");
     assert_eq!(releases[0]["method"], "hotswap", "{history}");
     assert_eq!(releases[1]["method"], "deploy", "{history}");
+    let table = moto().jiti(repo.path(), &["history", "-p", "orders-api"]).expect(0).stdout;
+    let newest = table.lines().nth(1).unwrap_or_default();
+    assert!(newest.contains(" hotswapped "), "the table says how: {table}");
 
     // `diff` says the stack's template lags its code; `drift` says the emulator cannot tell.
     let diff = jiti(&repo, &["diff", "-p", "orders-api"]).expect(0);

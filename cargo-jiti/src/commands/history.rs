@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use jiti_core::cloud::CallCounter;
-use jiti_core::ledger::{self, ReleaseStatus};
+use jiti_core::ledger::{self, ReleaseMethod, ReleaseStatus};
 use jiti_core::report::{AppHistory, HistoryReport};
 
 use crate::cli::HistoryArgs;
@@ -32,6 +32,9 @@ pub fn exec(args: HistoryArgs, shell: &Shell) -> anyhow::Result<Exit> {
         writeln!(out, "{NOTE}{app}{NOTE:#} in {env}: {} release(s)", releases.len())?;
         for r in releases {
             let (style, status) = match r.status {
+                ReleaseStatus::Deployed if r.method == ReleaseMethod::Hotswap => {
+                    (GOOD, "hotswapped")
+                }
                 ReleaseStatus::Deployed => (GOOD, "deployed"),
                 ReleaseStatus::VerifyFailed => (ERROR, "verify failed"),
                 ReleaseStatus::Started => (WARNING, "started: outcome not recorded"),
