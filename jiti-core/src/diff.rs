@@ -239,7 +239,12 @@ pub async fn diff<A: crate::cloud::StackApi + crate::cloud::ReleaseStore>(
         .collect();
     let mut out = Vec::new();
     for app in project.selected_apps() {
-        let rendered = crate::render::render_app_with(project, app, &outputs)?;
+        // A dependency not deployed yet (a new environment) has no outputs: they render as
+        // `known-after-deploy.*` placeholders, as a plan shows what only the deploy will know.
+        let rendered = match app.depends_on.iter().all(|d| outputs.contains_key(d)) {
+            true => crate::render::render_app_with(project, app, &outputs)?,
+            false => crate::render::render_app(project, app)?,
+        };
         let proposed = rendered.masked_json();
         let current = stack_of(app);
         let (deployed, old_value) = match (current, apis.get(&target(app))) {
