@@ -12,14 +12,14 @@ pub enum Cargo {
 }
 
 /// Just-in-time infrastructure: CloudFormation templates beside your Rust apps, one environment per git branch
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(version, after_help = crate::shell::Exit::help(), propagate_version = true)]
 pub struct JitiArgs {
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Render each app's template for the branch's environment into target/jiti/<env>/<app>.template.json
     Render(RenderArgs),
@@ -49,6 +49,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run a command with the branch's environment: deployed first if out of date, its outputs as JITI_<APP>_<OUTPUT>
     Run(RunArgs),
+    /// In CI: read the event and act (pull request → deploy or destroy its environment, push to a protected branch → deploy, schedule → gc); `ci init` writes the workflow
+    Ci(CiArgs),
     /// Scaffold infra/ (jiti.toml and a template) beside a crate's code
     Init(InitArgs),
     /// Print the IAM policy a CI role needs to deploy, roll back and collect an app, and no more
@@ -57,7 +59,7 @@ pub enum Command {
     Schema(SchemaArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SchemaArgs {
     /// The schema of every --json report and error, instead of jiti.toml's
     #[arg(long)]
@@ -80,6 +82,7 @@ impl Command {
             Command::Gc(a) => a.cloud.json.json,
             Command::History(a) => a.cloud.json.json,
             Command::Rollback(a) => a.cloud.json.json,
+            Command::Ci(a) => a.command.is_none() && a.run.cloud.json.json,
             Command::Run(_)
             | Command::Watch(_)
             | Command::Init(_)
@@ -89,7 +92,74 @@ impl Command {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub command: Option<CiCommand>,
+    #[command(flatten)]
+    pub run: CiRunArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CiCommand {
+    /// Write the CI file (.github/workflows/jiti.yml, or .gitlab-ci.yml) that runs `cargo jiti ci`; never over a file changed since
+    Init(CiInitArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CiInitArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// A GitHub Actions workflow (the default)
+    #[arg(long, conflicts_with = "gitlab")]
+    pub github: bool,
+    /// A GitLab CI file
+    #[arg(long)]
+    pub gitlab: bool,
+    /// Print the file instead of writing it
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiProvider {
+    Github,
+    Gitlab,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CiRunArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Say what the event calls for and show it (destroy's and gc's dry runs, a deploy's diff) without changing anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The CI [default: GITHUB_ACTIONS or GITLAB_CI tells]
+    #[arg(long, value_enum)]
+    pub provider: Option<CiProvider>,
+    /// GitHub's event name [default: GITHUB_EVENT_NAME]
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Option<String>,
+    /// GitHub's event payload [default: GITHUB_EVENT_PATH]
+    #[arg(long, value_name = "PATH")]
+    pub event_path: Option<PathBuf>,
+    /// Write the pull request comment's body (Markdown, with a hidden marker) here
+    #[arg(long, value_name = "PATH")]
+    pub comment_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub method: MethodArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub ttl: TtlArg,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct DriftArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -99,7 +169,7 @@ pub struct DriftArgs {
     pub wait: WaitArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -111,7 +181,7 @@ pub struct WatchArgs {
     pub wait: WaitArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(trailing_var_arg = true)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -142,7 +212,7 @@ pub enum Starter {
     StaticBucket,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InitArgs {
     /// The crate to give infra/ (package name) [default: the crate in the current directory]
     #[arg(short = 'p', long = "package", value_name = "NAME")]
@@ -155,7 +225,7 @@ pub struct InitArgs {
     pub template: Starter,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct IamPolicyArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -168,7 +238,7 @@ pub struct IamPolicyArgs {
 }
 
 /// How to reach AWS: the standard AWS config chain, plus these.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
     /// AWS endpoint, e.g. a local emulator [default: AWS_ENDPOINT_URL, else AWS]
     #[arg(long, value_name = "URL")]
@@ -179,7 +249,7 @@ pub struct ConnectArgs {
 }
 
 /// The flags of commands that talk to AWS and report on it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CloudArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -188,7 +258,7 @@ pub struct CloudArgs {
 }
 
 /// `--json`, the same for every command that reports.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct JsonArg {
     /// Print the report as JSON, for CI (schema: `cargo jiti schema --reports`); errors too
     #[arg(long)]
@@ -196,7 +266,7 @@ pub struct JsonArg {
 }
 
 /// How long to follow one stack operation.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WaitArgs {
     /// Give up waiting for a stack operation after this long (it goes on in CloudFormation)
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime_duration)]
@@ -213,7 +283,7 @@ impl WaitArgs {
 }
 
 /// `--env`: another environment than the branch's.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct EnvArg {
     /// Environment name [default: the branch's]
     #[arg(long, value_name = "NAME")]
@@ -221,7 +291,7 @@ pub struct EnvArg {
 }
 
 /// `--yes`: go ahead without asking.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct YesArg {
     /// Go ahead: delete for real (destroy and gc are dry runs without it), or deploy to a protected environment without asking
     #[arg(long, short = 'y')]
@@ -229,7 +299,7 @@ pub struct YesArg {
 }
 
 /// `--method`: how stacks are created and updated.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct MethodArg {
     /// change-set: CloudFormation computes the changes first; direct: CreateStack/UpdateStack,
     /// changes computed from the templates (faster; as `cdk deploy --method=direct`)
@@ -247,14 +317,14 @@ impl MethodArg {
 }
 
 /// `--ttl`: how long an ephemeral environment lives.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TtlArg {
     /// Time to live of an ephemeral environment, e.g. 2d [default: environments.ephemeral.ttl]
     #[arg(long, value_name = "DURATION", value_parser = ttl_duration)]
     pub ttl: Option<std::time::Duration>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -265,7 +335,7 @@ pub struct BuildArgs {
     pub no_upload: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DeployArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -299,7 +369,7 @@ pub struct DeployArgs {
 }
 
 /// Code-only changes straight into the functions (branch environments only).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct HotswapArgs {
     /// Put code-only changes straight into the Lambda functions (no CloudFormation update); anything else deploys normally. Branch environments only
     #[arg(long, conflicts_with = "no_execute")]
@@ -320,7 +390,7 @@ impl HotswapArgs {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GcArgs {
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -357,7 +427,7 @@ pub struct GcArgs {
     pub artifacts_grace: std::time::Duration,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct HistoryArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -370,7 +440,7 @@ pub struct HistoryArgs {
     pub limit: usize,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RollbackArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -403,7 +473,7 @@ pub enum DeployMethod {
     Direct,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -412,9 +482,19 @@ pub struct DiffArgs {
     /// Exit 1 when anything differs
     #[arg(long)]
     pub exit_code: bool,
+    /// text: a unified diff per app; markdown: a summary and the diffs folded, for a pull
+    /// request comment or $GITHUB_STEP_SUMMARY
+    #[arg(long, value_enum, default_value = "text", conflicts_with = "json")]
+    pub format: DiffFormat,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct EnvsArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -431,7 +511,7 @@ pub enum OutputFormat {
     Env,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct OutputsArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -444,7 +524,7 @@ pub struct OutputsArgs {
     pub env: EnvArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DestroyArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -481,7 +561,7 @@ fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Which apps, and for which branch: cargo's package selection flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProjectArgs {
     /// Only this app (package or app name); repeatable
     #[arg(short = 'p', long = "package", value_name = "SPEC")]
@@ -497,7 +577,7 @@ pub struct ProjectArgs {
     pub branch: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -508,7 +588,7 @@ pub struct RenderArgs {
     pub json: JsonArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub project: ProjectArgs,

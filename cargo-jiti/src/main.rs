@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod markdown;
 mod progress;
 #[cfg(test)]
 mod reference;

@@ -175,6 +175,13 @@ fn is_dirty(repo: &Repository, root: &Path, scope: &DirtyScope) -> Result<bool, 
     Ok(false)
 }
 
+/// The URL of `remote` of the repository at `root`, if it has one.
+pub fn remote_url(root: &Path, remote: &str) -> Option<String> {
+    let repo = Repository::open(root).ok()?;
+    let remote = repo.find_remote(remote).ok()?;
+    remote.url().map(str::to_owned)
+}
+
 /// Orders `CI_BRANCH_VARS` values the way [`context`] consults them; `lookup` reads one variable.
 pub fn ci_vars(lookup: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
     CI_BRANCH_VARS

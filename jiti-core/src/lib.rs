@@ -9,6 +9,7 @@
 
 // Workspace and templates: no AWS.
 pub mod check;
+pub mod ci;
 pub mod config;
 pub mod discovery;
 pub mod environment;

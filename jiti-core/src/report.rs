@@ -57,6 +57,7 @@ pub enum Body {
     Gc(GcReport),
     History(HistoryReport),
     Rollback(RollbackReport),
+    Ci(CiReport),
 }
 
 macro_rules! bodies {
@@ -82,6 +83,7 @@ bodies!(
     Gc(GcReport),
     History(HistoryReport),
     Rollback(RollbackReport),
+    Ci(CiReport),
 );
 
 /// AWS API calls a command made, by operation (`CloudFormation.DescribeStacks`).
@@ -248,6 +250,21 @@ pub struct GcReport {
     pub artifacts_deleted: usize,
     pub artifacts_bytes_deleted: u64,
     pub api_calls: ApiCalls,
+}
+
+/// `cargo jiti ci --json`: the event, the decision, and the report of what it ran.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CiReport {
+    #[serde(flatten)]
+    pub judged: crate::ci::Judged,
+    /// `--dry-run`: destroy's and gc's dry runs, a deploy's diff; nothing changed.
+    pub dry_run: bool,
+    pub deploy: Option<DeployReport>,
+    pub diff: Option<DiffReport>,
+    pub destroy: Option<DestroyReport>,
+    pub gc: Option<GcReport>,
+    /// Where the pull request comment's body was written (`--comment-file`).
+    pub comment_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

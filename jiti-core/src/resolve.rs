@@ -183,6 +183,8 @@ pub struct ResolvedApp {
     pub stack_prefix: String,
     /// Names of the app's protected environments.
     pub protected_envs: Vec<String>,
+    /// The branches that feed them (`ci` deploys on a push to one, and never destroys one).
+    pub protected_branches: Vec<String>,
     /// Empty only when [`RegionSource::Unknown`].
     pub region: String,
     pub region_source: RegionSource,
@@ -481,6 +483,7 @@ pub(crate) fn resolve_app(
         stack_name: environment::stack_name(prefix, &source.name, &environment.name),
         stack_prefix: prefix.to_owned(),
         protected_envs: protected.keys().map(ToString::to_string).collect(),
+        protected_branches: branches.iter().flat_map(|(_, b)| b.iter().cloned()).collect(),
         environment,
         region,
         region_source,

@@ -345,6 +345,7 @@ pub(crate) fn project(dir: &std::path::Path) -> Project {
         stack_name: "queue-feature-x".into(),
         stack_prefix: String::new(),
         protected_envs: vec!["production".into()],
+        protected_branches: vec!["main".into(), "master".into()],
         region: "us-east-1".into(),
         region_source: crate::resolve::RegionSource::App,
         profile: None,

@@ -51,7 +51,17 @@ pub fn jiti_command_through(wrapper: &[&str], dir: &Path) -> Command {
         [] => Command::new(cargo_jiti()),
     };
     cmd.arg("jiti").current_dir(dir);
+    // The CI's own event variables never reach a test: `ci` tests set their own.
     for var in jiti_core::git::CI_BRANCH_VARS.iter().chain(&[
+        "GITHUB_ACTIONS",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_STEP_SUMMARY",
+        "GITLAB_CI",
+        "CI_PIPELINE_SOURCE",
+        "CI_ENVIRONMENT_ACTION",
+        "CI_MERGE_REQUEST_IID",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "AWS_PROFILE",

@@ -4,49 +4,7 @@
 //! is filtered or redacted, so a snapshot changes only when the output does.
 //! Review a change with `cargo insta review` (or `INSTA_UPDATE=always scripts/test --test snapshots`).
 
-use jiti_tests::{Moto, Repo, jiti_command, repo_root, shop_on};
-
-/// Filters for what varies between runs in human output.
-fn filters(repo: &Repo) -> Vec<(String, &'static str)> {
-    let root = repo.path().to_string_lossy().into_owned();
-    vec![
-        (regex_escape(&root), "[repo]"),
-        (r"\b[0-9a-f]{64}\b".into(), "[sha256]"),
-        (r"\b[0-9a-f]{40}\b".into(), "[commit]"),
-        // The suffix CloudFormation (and moto) give generated physical names.
-        (r"-([A-Z0-9]{12}|[a-z0-9]{12})\b".into(), "-[random]"),
-        (r"\b[0-9a-f]{7}\b".into(), "[short]"),
-        (r"\d+(\.\d+)?s\b".into(), "[secs]"),
-        (r"\b\d+[smhd]( \d+[smhd])? ago\b".into(), "[ago]"),
-        (r"in \d+[dhms]( \d+[dhms])?".into(), "in [left]"),
-        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".into(), "[time]"),
-        (r"127\.0\.0\.1:\d+".into(), "127.0.0.1:[port]"),
-        // A Lambda package's size depends on the toolchain that built it.
-        (r"\b\d+ bytes\b".into(), "[size] bytes"),
-    ]
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
-
-macro_rules! snapshot {
-    ($repo:expr, $name:expr, $text:expr) => {{
-        let filters = filters($repo);
-        let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), *b)).collect();
-        insta::with_settings!({ filters => filters, prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!($name, $text);
-        });
-    }};
-}
+use jiti_tests::{Moto, jiti_command, repo_root, shop_on, snapshot};
 
 #[test]
 fn help() {

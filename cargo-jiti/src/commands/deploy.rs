@@ -14,6 +14,21 @@ use crate::progress::Progress;
 use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell};
 
 pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let (report, root, exit) = run(args, shell)?;
+    if shell.json() {
+        shell.print_report(report)?;
+    } else {
+        print(shell, &report, &root)?;
+    }
+    Ok(exit)
+}
+
+/// Deploys, and returns the report (not printed: `ci` prints it its own way too), the
+/// workspace's root, and the exit code the report means.
+pub fn run(
+    args: DeployArgs,
+    shell: &Shell,
+) -> anyhow::Result<(DeployReport, std::path::PathBuf, Exit)> {
     let project = super::load_project(&args.project, shell)?;
     let plan = jiti_core::graph::deploy_order(&project)?;
     let protected: Vec<&str> = plan
@@ -93,31 +108,32 @@ pub fn exec(args: DeployArgs, shell: &Shell) -> anyhow::Result<Exit> {
         rollbacks,
         api_calls: (&counter).into(),
     };
-    if shell.json() {
-        shell.print_report(report)?;
-    } else {
-        let mut out = shell.out();
-        for a in report.artifacts.iter().filter(|a| a.key.is_some()) {
-            let how = if a.uploaded { "uploaded" } else { "in bucket" };
-            writeln!(
-                out,
-                "{GOOD}{how:>12}{GOOD:#} {}/{} {DIM}({} bytes, sha256 {}, built in {:.1}s){DIM:#}",
-                a.app,
-                a.name,
-                a.size,
-                &a.sha256[..a.sha256.len().min(12)],
-                a.build_seconds
-            )?;
-        }
-        drop(out);
-        print_summary(shell, &report.apps, &project.workspace_root)?;
-        print_summary(shell, &report.rollbacks, &project.workspace_root)?;
-    }
-    Ok(match (failed, verify_failed) {
+    let exit = match (failed, verify_failed) {
         (0, 0) => Exit::Success,
         (0, _) => Exit::Findings,
         _ => Exit::Error,
-    })
+    };
+    Ok((report, project.workspace_root, exit))
+}
+
+/// The report as people read it in a terminal.
+pub fn print(shell: &Shell, report: &DeployReport, root: &std::path::Path) -> anyhow::Result<()> {
+    let mut out = shell.out();
+    for a in report.artifacts.iter().filter(|a| a.key.is_some()) {
+        let how = if a.uploaded { "uploaded" } else { "in bucket" };
+        writeln!(
+            out,
+            "{GOOD}{how:>12}{GOOD:#} {}/{} {DIM}({} bytes, sha256 {}, built in {:.1}s){DIM:#}",
+            a.app,
+            a.name,
+            a.size,
+            &a.sha256[..a.sha256.len().min(12)],
+            a.build_seconds
+        )?;
+    }
+    drop(out);
+    print_summary(shell, &report.apps, root)?;
+    print_summary(shell, &report.rollbacks, root)
 }
 
 /// How an app's deploy ended, in a word or two (the summary and `run`'s status line).

@@ -14,6 +14,18 @@ use crate::progress::Progress;
 use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell, WARNING};
 
 pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let grace = args.artifacts_grace;
+    let (report, exit) = run(args, shell)?;
+    if shell.json() {
+        shell.print_report(report)?;
+    } else {
+        print(shell, &report, grace)?;
+    }
+    Ok(exit)
+}
+
+/// Collects (or plans to, without --yes), and returns the report, not printed.
+pub fn run(args: GcArgs, shell: &Shell) -> anyhow::Result<(GcReport, Exit)> {
     let project_args = ProjectArgs {
         packages: Vec::new(),
         workspace: true,
@@ -82,148 +94,152 @@ pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
     })?;
     progress.finish();
     let failed = done.failures();
-    if shell.json() {
-        shell.print_report(GcReport {
-            dry_run: !yes,
-            plan,
-            deleted: done.stacks,
-            removed: done.resources,
-            artifacts: old_builds,
-            artifacts_deleted: builds_deleted.0,
-            artifacts_bytes_deleted: builds_deleted.1,
-            api_calls: (&counter).into(),
-        })?;
-    } else {
-        let mut out = shell.out();
-        for note in &plan.notes {
-            writeln!(out, "{NOTE}note{NOTE:#}: {note}")?;
-        }
-        for c in &plan.collect {
-            let why = match &c.reason {
-                Reason::BranchGone { branch } => format!("branch `{branch}` is gone"),
-                Reason::Expired { expired_at } => format!("expired at {expired_at}"),
-                Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
-            };
-            let (style, what, why) = match done.stacks.iter().find(|d| d.stack_name == c.stack_name)
-            {
-                None => (WARNING, "would delete", why),
-                Some(d) if d.deleted => (GOOD, "deleted", why),
-                Some(d) if d.kept.is_some() => (NOTE, "kept", d.kept.clone().unwrap_or_default()),
-                Some(_) => (ERROR, "FAILED to delete", why),
-            };
-            writeln!(
-                out,
-                "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}",
-                c.stack_name, c.app, c.environment
-            )?;
-        }
-        for o in &plan.resources {
-            let why = match &o.owner {
-                Owner::StackGone { stack_name } => format!("orphan of stack {stack_name} (gone)"),
-                Owner::StackCollected { stack_name } => {
-                    format!("of stack {stack_name}, collected now (deleted if the stack leaves it)")
-                }
-                Owner::EarlierStack { stack_name, stack_id } => {
-                    format!("orphan of an earlier stack {stack_name} ({stack_id})")
-                }
-            };
-            let removed = done.resources.iter().find(|r| r.arn == o.arn);
-            let kept = removed.and_then(|r| r.kept.clone());
-            let why = kept.clone().unwrap_or(why);
-            let (style, what) = match (&o.delete, removed.map(|r| r.outcome)) {
-                (Some(_), Some(None)) if kept.is_some() => (NOTE, "kept"),
-                (None, _) => (NOTE, "left for you"),
-                (Some(_), None) => (WARNING, "would delete"),
-                (Some(_), Some(Some(Removal::Deleted))) => (GOOD, "deleted"),
-                (Some(_), Some(Some(Removal::AlreadyGone))) => (GOOD, "already gone"),
-                (Some(_), Some(None)) => (ERROR, "FAILED to delete"),
-            };
-            writeln!(
-                out,
-                "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}",
-                o.arn, o.app, o.environment
-            )?;
-        }
-        for k in &plan.kept {
-            writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.stack_name, k.app, k.why)?;
-        }
-        for k in &plan.kept_resources {
-            writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.arn, k.app, k.why)?;
-        }
-        for d in done.stacks.iter().filter(|d| !d.deleted && d.kept.is_none()) {
-            writeln!(
-                out,
-                "{ERROR}error{ERROR:#}: {}: {}",
-                d.stack_name,
-                d.error.as_deref().unwrap_or("unknown error")
-            )?;
-        }
-        for r in done.resources.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()) {
-            writeln!(
-                out,
-                "{ERROR}error{ERROR:#}: {}: {}",
-                r.arn,
-                r.error.as_deref().unwrap_or("unknown error")
-            )?;
-        }
-        for b in &old_builds {
-            let what = if yes { "deleted" } else { "would delete" };
-            for o in &b.collect {
-                writeln!(
-                    out,
-                    "{WARNING}{what:>16}{WARNING:#} s3://{}/{} {DIM}({} bytes){DIM:#}: old build, no recent release of a live environment uses it",
-                    o.bucket, o.key, o.size
-                )?;
+    let report = GcReport {
+        dry_run: !yes,
+        plan,
+        deleted: done.stacks,
+        removed: done.resources,
+        artifacts: old_builds,
+        artifacts_deleted: builds_deleted.0,
+        artifacts_bytes_deleted: builds_deleted.1,
+        api_calls: (&counter).into(),
+    };
+    Ok((report, if failed > 0 { Exit::Error } else { Exit::Success }))
+}
+
+/// The report as people read it in a terminal; `grace` is how young a build is kept.
+pub fn print(shell: &Shell, report: &GcReport, grace: std::time::Duration) -> anyhow::Result<()> {
+    let failed = report.deleted.iter().filter(|d| !d.deleted && d.kept.is_none()).count()
+        + report.removed.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()).count();
+    let mut out = shell.out();
+    for note in &report.plan.notes {
+        writeln!(out, "{NOTE}note{NOTE:#}: {note}")?;
+    }
+    for c in &report.plan.collect {
+        let why = match &c.reason {
+            Reason::BranchGone { branch } => format!("branch `{branch}` is gone"),
+            Reason::Expired { expired_at } => format!("expired at {expired_at}"),
+            Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
+        };
+        let (style, what, why) = match report.deleted.iter().find(|d| d.stack_name == c.stack_name)
+        {
+            None => (WARNING, "would delete", why),
+            Some(d) if d.deleted => (GOOD, "deleted", why),
+            Some(d) if d.kept.is_some() => (NOTE, "kept", d.kept.clone().unwrap_or_default()),
+            Some(_) => (ERROR, "FAILED to delete", why),
+        };
+        writeln!(
+            out,
+            "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}",
+            c.stack_name, c.app, c.environment
+        )?;
+    }
+    for o in &report.plan.resources {
+        let why = match &o.owner {
+            Owner::StackGone { stack_name } => format!("orphan of stack {stack_name} (gone)"),
+            Owner::StackCollected { stack_name } => {
+                format!("of stack {stack_name}, collected now (deleted if the stack leaves it)")
             }
+            Owner::EarlierStack { stack_name, stack_id } => {
+                format!("orphan of an earlier stack {stack_name} ({stack_id})")
+            }
+        };
+        let removed = report.removed.iter().find(|r| r.arn == o.arn);
+        let kept = removed.and_then(|r| r.kept.clone());
+        let why = kept.clone().unwrap_or(why);
+        let (style, what) = match (&o.delete, removed.map(|r| r.outcome)) {
+            (Some(_), Some(None)) if kept.is_some() => (NOTE, "kept"),
+            (None, _) => (NOTE, "left for you"),
+            (Some(_), None) => (WARNING, "would delete"),
+            (Some(_), Some(Some(Removal::Deleted))) => (GOOD, "deleted"),
+            (Some(_), Some(Some(Removal::AlreadyGone))) => (GOOD, "already gone"),
+            (Some(_), Some(None)) => (ERROR, "FAILED to delete"),
+        };
+        writeln!(
+            out,
+            "{style}{what:>16}{style:#} {} {DIM}({}, {}){DIM:#}: {why}",
+            o.arn, o.app, o.environment
+        )?;
+    }
+    for k in &report.plan.kept {
+        writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.stack_name, k.app, k.why)?;
+    }
+    for k in &report.plan.kept_resources {
+        writeln!(out, "{DIM}{:>16}{DIM:#} {} ({}): {}", "kept", k.arn, k.app, k.why)?;
+    }
+    for d in report.deleted.iter().filter(|d| !d.deleted && d.kept.is_none()) {
+        writeln!(
+            out,
+            "{ERROR}error{ERROR:#}: {}: {}",
+            d.stack_name,
+            d.error.as_deref().unwrap_or("unknown error")
+        )?;
+    }
+    for r in report.removed.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()) {
+        writeln!(
+            out,
+            "{ERROR}error{ERROR:#}: {}: {}",
+            r.arn,
+            r.error.as_deref().unwrap_or("unknown error")
+        )?;
+    }
+    for b in &report.artifacts {
+        let what = if !report.dry_run { "deleted" } else { "would delete" };
+        for o in &b.collect {
             writeln!(
                 out,
-                "{DIM}{:>16}{DIM:#} {} build(s), {} bytes: in use, or younger than {}",
-                "kept",
-                b.kept,
-                b.kept_bytes,
-                humantime::format_duration(artifact_options.grace)
+                "{WARNING}{what:>16}{WARNING:#} s3://{}/{} {DIM}({} bytes){DIM:#}: old build, no recent release of a live environment uses it",
+                o.bucket, o.key, o.size
             )?;
         }
-        let build_count: usize = old_builds.iter().map(|b| b.collect.len()).sum();
-        let build_bytes: u64 = old_builds.iter().map(|b| b.collect_bytes).sum();
-        match yes {
-            false if build_count > 0 => writeln!(
+        writeln!(
+            out,
+            "{DIM}{:>16}{DIM:#} {} build(s), {} bytes: in use, or younger than {}",
+            "kept",
+            b.kept,
+            b.kept_bytes,
+            humantime::format_duration(grace)
+        )?;
+    }
+    let build_count: usize = report.artifacts.iter().map(|b| b.collect.len()).sum();
+    let build_bytes: u64 = report.artifacts.iter().map(|b| b.collect_bytes).sum();
+    match !report.dry_run {
+        false if build_count > 0 => writeln!(
+            out,
+            "dry run: {build_count} old build(s) ({build_bytes} bytes) would be deleted"
+        )?,
+        true if report.artifacts_deleted > 0 => writeln!(
+            out,
+            "{} old build(s) deleted, {} bytes freed",
+            report.artifacts_deleted, report.artifacts_bytes_deleted
+        )?,
+        _ => {}
+    }
+    let deletable = report.plan.resources.iter().filter(|o| o.delete.is_some()).count();
+    let left = report.plan.resources.len() - deletable;
+    match (report.plan.collect.is_empty() && report.plan.resources.is_empty(), !report.dry_run) {
+        (true, _) => writeln!(out, "nothing to collect")?,
+        (false, false) => writeln!(
+            out,
+            "dry run: {} environment stack(s) and {deletable} resource(s) would be deleted{}; run again with --yes to delete them",
+            report.plan.collect.len(),
+            if left > 0 { format!(", {left} left for you") } else { String::new() }
+        )?,
+        (false, true) => {
+            let kept = report.deleted.iter().filter(|d| d.kept.is_some()).count()
+                + report.removed.iter().filter(|r| r.kept.is_some()).count();
+            let kept = if kept > 0 {
+                format!(", {kept} kept (changed since the plan)")
+            } else {
+                String::new()
+            };
+            writeln!(
                 out,
-                "dry run: {build_count} old build(s) ({build_bytes} bytes) would be deleted"
-            )?,
-            true if builds_deleted.0 > 0 => writeln!(
-                out,
-                "{} old build(s) deleted, {} bytes freed",
-                builds_deleted.0, builds_deleted.1
-            )?,
-            _ => {}
-        }
-        let deletable = plan.resources.iter().filter(|o| o.delete.is_some()).count();
-        let left = plan.resources.len() - deletable;
-        match (plan.collect.is_empty() && plan.resources.is_empty(), yes) {
-            (true, _) => writeln!(out, "nothing to collect")?,
-            (false, false) => writeln!(
-                out,
-                "dry run: {} environment stack(s) and {deletable} resource(s) would be deleted{}; run again with --yes to delete them",
-                plan.collect.len(),
-                if left > 0 { format!(", {left} left for you") } else { String::new() }
-            )?,
-            (false, true) => {
-                let kept = done.stacks.iter().filter(|d| d.kept.is_some()).count()
-                    + done.resources.iter().filter(|r| r.kept.is_some()).count();
-                let kept = if kept > 0 {
-                    format!(", {kept} kept (changed since the plan)")
-                } else {
-                    String::new()
-                };
-                writeln!(
-                    out,
-                    "{} stack(s) and {} resource(s) deleted, {failed} failed{kept}",
-                    done.stacks.iter().filter(|d| d.deleted).count(),
-                    done.resources.iter().filter(|r| r.outcome.is_some()).count()
-                )?
-            }
+                "{} stack(s) and {} resource(s) deleted, {failed} failed{kept}",
+                report.deleted.iter().filter(|d| d.deleted).count(),
+                report.removed.iter().filter(|r| r.outcome.is_some()).count()
+            )?
         }
     }
-    Ok(if failed > 0 { Exit::Error } else { Exit::Success })
+    Ok(())
 }

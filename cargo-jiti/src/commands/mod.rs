@@ -3,6 +3,7 @@
 
 mod build;
 mod check;
+mod ci;
 mod deploy;
 mod destroy;
 mod diff;
@@ -33,6 +34,8 @@ use jiti_core::resolve::ResolvedApp;
 use crate::cli::{Command, ConnectArgs, JitiArgs, ProjectArgs};
 use crate::shell::{Exit, Shell};
 
+pub use deploy::outcome_word;
+
 pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
     match args.command {
         Command::Render(a) => render::exec(a, shell),
@@ -49,6 +52,7 @@ pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
         Command::Rollback(a) => rollback::exec(a, shell),
         Command::Run(a) => run::exec(a, shell),
         Command::Watch(a) => watch::exec(a, shell),
+        Command::Ci(a) => ci::exec(a, shell),
         Command::Init(a) => init::exec(a, shell),
         Command::IamPolicy(a) => iam_policy::exec(a, shell),
         Command::Schema(a) => schema::exec(a, shell),
