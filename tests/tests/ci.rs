@@ -392,3 +392,31 @@ fn ci_init_writes_files_the_linters_accept_and_never_overwrites_an_edit() {
     assert!(String::from_utf8_lossy(&kept.stdout).contains("kept .github/workflows/jiti.yml"));
     assert_eq!(repo.read(".github/workflows/jiti.yml"), edited);
 }
+
+#[test]
+fn the_guide_shows_the_workflow_ci_init_writes() {
+    const MARKER: &str = "<!-- ci init --github for examples/shop";
+    let repo = Repo::from_fixture("shop");
+    let out = jiti_tests::jiti_command(repo.path())
+        .args(["ci", "init", "--github", "--stdout"])
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let workflow = String::from_utf8(out.stdout).expect("UTF-8");
+    let path = repo_root().join("docs/guide/ci.md");
+    let guide = std::fs::read_to_string(&path).expect("docs/guide/ci.md");
+    let start = guide.find(MARKER).expect("the guide's marker");
+    let open = start + guide[start..].find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let close = open + guide[open..].find("```\n").expect("the block's end");
+    if guide[open..close] != workflow {
+        if std::env::var_os("JITI_BLESS").is_some() {
+            std::fs::write(&path, format!("{}{workflow}{}", &guide[..open], &guide[close..]))
+                .expect("write the guide");
+        } else {
+            panic!(
+                "docs/guide/ci.md shows another workflow than `ci init --github` writes: regenerate with\n    JITI_BLESS=1 cargo test -p jiti-tests --test ci guide"
+            );
+        }
+    }
+}

@@ -158,6 +158,7 @@ mod tests {
     fn the_files_name_the_protected_branches_version_and_tools() {
         let gh = github(&spec());
         assert!(gh.contains("branches: [main, release]"), "{gh}");
+        assert!(gh.contains("# - a push to main, release: deploy"), "{gh}");
         assert!(gh.contains("cargo-jiti --version 1.2.3"), "{gh}");
         assert!(gh.contains("cargo-zigbuild"), "{gh}");
         let gl = gitlab(&Spec { lambda: false, ..spec() });
