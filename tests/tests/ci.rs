@@ -420,3 +420,90 @@ fn the_guide_shows_the_workflow_ci_init_writes() {
         }
     }
 }
+
+#[test]
+fn githubs_own_payload_examples_become_the_events_and_decisions_expected() {
+    use jiti_core::ci::{Event, PrAction, decide, github};
+    let dir = repo_root().join("tests/fixtures/events/github/octokit");
+    let pr = |action: PrAction| Event::PullRequest {
+        number: 2,
+        action,
+        head: "changes".into(),
+        base: "master".into(),
+        from_fork: false,
+    };
+    // (file, event name, event, decision's action), with `master` protected as by default.
+    let cases: Vec<(&str, &str, Event, &str)> = vec![
+        ("pull_request.opened.payload.json", "pull_request", pr(PrAction::Opened), "deploy"),
+        ("pull_request.opened.with-null-body.json", "pull_request", pr(PrAction::Opened), "deploy"),
+        (
+            "pull_request.synchronize.payload.json",
+            "pull_request",
+            pr(PrAction::Synchronize),
+            "deploy",
+        ),
+        ("pull_request.reopened.payload.json", "pull_request", pr(PrAction::Reopened), "deploy"),
+        ("pull_request.closed.payload.json", "pull_request", pr(PrAction::Closed), "destroy"),
+        (
+            "pull_request.closed.with-organization.payload.json",
+            "pull_request",
+            pr(PrAction::Closed),
+            "destroy",
+        ),
+        (
+            "pull_request.labeled.payload.json",
+            "pull_request",
+            pr(PrAction::Other("labeled".into())),
+            "nothing",
+        ),
+        (
+            "pull_request.ready_for_review.payload.json",
+            "pull_request",
+            pr(PrAction::Other("ready_for_review".into())),
+            "nothing",
+        ),
+        (
+            "delete.payload.json",
+            "delete",
+            Event::Other { name: "delete of a tag".into() },
+            "nothing",
+        ),
+        (
+            "delete.with-organization.payload.json",
+            "delete",
+            Event::Other { name: "delete of a tag".into() },
+            "nothing",
+        ),
+        (
+            "push.payload.json",
+            "push",
+            Event::Other { name: "push of refs/tags/simple-tag".into() },
+            "nothing",
+        ),
+        (
+            "push.with-organization.payload.json",
+            "push",
+            Event::Other { name: "push of refs/tags/simple-tag".into() },
+            "nothing",
+        ),
+        (
+            "push.with-new-branch.payload.json",
+            "push",
+            Event::Push { branch: "master".into() },
+            "deploy",
+        ),
+        (
+            "workflow_dispatch.payload.json",
+            "workflow_dispatch",
+            Event::Manual { branch: "master".into() },
+            "deploy",
+        ),
+    ];
+    for (file, name, want, action) in cases {
+        let event =
+            github(name, &dir.join(file), |_| None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(event, want, "{file}");
+        let decision = serde_json::to_value(decide(&event, |b| b == "master")).expect("JSON");
+        assert_eq!(decision["action"], action, "{file}: {decision}");
+    }
+}
