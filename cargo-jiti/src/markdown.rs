@@ -212,18 +212,13 @@ pub fn destroy(report: &DestroyReport) -> String {
 
 /// A gc: what was (or would be) collected, and why.
 pub fn gc(report: &GcReport) -> String {
-    use jiti_core::gc::Reason;
     let mut md = String::new();
     if report.plan.collect.is_empty() && report.plan.resources.is_empty() {
         md.push_str("Nothing to collect.\n");
     } else {
         md.push_str("| Stack | App | Environment | Why | Result |\n|:--|:--|:--|:--|:--|\n");
         for c in &report.plan.collect {
-            let why = match &c.reason {
-                Reason::BranchGone { branch } => format!("branch `{branch}` is gone"),
-                Reason::Expired { expired_at } => format!("expired at {expired_at}"),
-                Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
-            };
+            let why = c.reason.to_string();
             let result = match report.deleted.iter().find(|d| d.stack_name == c.stack_name) {
                 None => "would delete".to_owned(),
                 Some(d) if d.deleted => "🗑️ deleted".to_owned(),

@@ -29,6 +29,17 @@ pub enum Reason {
     TooOld { last_deploy: String },
 }
 
+/// The reason in a few words, as the dry run and the pull request comment say it.
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::BranchGone { branch } => write!(f, "branch `{branch}` is gone"),
+            Reason::Expired { expired_at } => write!(f, "expired at {expired_at}"),
+            Reason::TooOld { last_deploy } => write!(f, "last deployed {last_deploy}"),
+        }
+    }
+}
+
 /// An environment stack the plan removes.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Collect {
@@ -480,7 +491,7 @@ fn plan_stacks<'a>(
 
 pub mod artifacts;
 mod execute;
-pub use execute::{Done, Judge, Removed, execute};
+pub use execute::{Done, Judge, Removed, execute, failures};
 
 #[cfg(test)]
 mod tests;

@@ -267,6 +267,13 @@ pub struct CiReport {
     pub comment_file: Option<PathBuf>,
 }
 
+impl GcReport {
+    /// Deletions that failed (not those kept because they changed since the plan).
+    pub fn failures(&self) -> usize {
+        crate::gc::failures(&self.deleted, &self.removed)
+    }
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct HistoryReport {
     pub apps: Vec<AppHistory>,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use jiti_core::cloud::{ArtifactStore, CallCounter, Removal};
 use jiti_core::gc::artifacts::{self, ArtifactOptions};
-use jiti_core::gc::{self, GcOptions, Owner, Reason};
+use jiti_core::gc::{self, GcOptions, Owner};
 use jiti_core::report::GcReport;
 
 use crate::cli::{GcArgs, ProjectArgs};
@@ -93,7 +93,6 @@ pub fn run(args: GcArgs, shell: &Shell) -> anyhow::Result<(GcReport, Exit)> {
         Ok::<_, anyhow::Error>((plan, done, old_builds, deleted))
     })?;
     progress.finish();
-    let failed = done.failures();
     let report = GcReport {
         dry_run: !yes,
         plan,
@@ -104,23 +103,19 @@ pub fn run(args: GcArgs, shell: &Shell) -> anyhow::Result<(GcReport, Exit)> {
         artifacts_bytes_deleted: builds_deleted.1,
         api_calls: (&counter).into(),
     };
-    Ok((report, if failed > 0 { Exit::Error } else { Exit::Success }))
+    let exit = if report.failures() > 0 { Exit::Error } else { Exit::Success };
+    Ok((report, exit))
 }
 
 /// The report as people read it in a terminal; `grace` is how young a build is kept.
 pub fn print(shell: &Shell, report: &GcReport, grace: std::time::Duration) -> anyhow::Result<()> {
-    let failed = report.deleted.iter().filter(|d| !d.deleted && d.kept.is_none()).count()
-        + report.removed.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()).count();
+    let failed = report.failures();
     let mut out = shell.out();
     for note in &report.plan.notes {
         writeln!(out, "{NOTE}note{NOTE:#}: {note}")?;
     }
     for c in &report.plan.collect {
-        let why = match &c.reason {
-            Reason::BranchGone { branch } => format!("branch `{branch}` is gone"),
-            Reason::Expired { expired_at } => format!("expired at {expired_at}"),
-            Reason::TooOld { last_deploy } => format!("last deployed {last_deploy}"),
-        };
+        let why = c.reason.to_string();
         let (style, what, why) = match report.deleted.iter().find(|d| d.stack_name == c.stack_name)
         {
             None => (WARNING, "would delete", why),

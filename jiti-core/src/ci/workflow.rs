@@ -29,20 +29,14 @@ pub struct Spec {
 
 /// The GitHub Actions workflow.
 pub fn github(spec: &Spec) -> String {
-    let branches = spec.protected_branches.join(", ");
     let tools = match spec.lambda {
         true => "pip install cargo-zigbuild==0.24.1 ziglang==0.15.2\n          ",
         false => "",
     };
-    let body = include_str!("github.yml")
-        .replace("@BRANCHES@", &branches)
-        .replace("@TOOLS@", tools)
-        .replace("@VERSION@", &spec.version)
-        .replace("@REGION@", &spec.region);
     stamp(
         "# Environments follow pull requests: written by `cargo jiti ci init --github`.\n\
          # Yours to edit: `ci init` rewrites this file only while it is exactly as written.\n",
-        &body,
+        &fill(include_str!("github.yml"), spec, &spec.protected_branches.join(", "), tools),
     )
 }
 
@@ -60,16 +54,20 @@ pub fn gitlab(spec: &Spec) -> String {
         }
         false => "",
     };
-    let body = include_str!("gitlab.yml")
-        .replace("@BRANCHES@", &branches)
-        .replace("@TOOLS@", tools)
-        .replace("@VERSION@", &spec.version)
-        .replace("@REGION@", &spec.region);
     stamp(
         "# Environments follow merge requests: written by `cargo jiti ci init --gitlab`.\n\
          # Yours to edit: `ci init` rewrites this file only while it is exactly as written.\n",
-        &body,
+        &fill(include_str!("gitlab.yml"), spec, &branches, tools),
     )
+}
+
+/// The template with its `@NAME@` holes filled.
+fn fill(template: &str, spec: &Spec, branches: &str, tools: &str) -> String {
+    template
+        .replace("@BRANCHES@", branches)
+        .replace("@TOOLS@", tools)
+        .replace("@VERSION@", &spec.version)
+        .replace("@REGION@", &spec.region)
 }
 
 fn stamp(header: &str, body: &str) -> String {

@@ -73,12 +73,11 @@ pub struct Done {
     pub resources: Vec<Removed>,
 }
 
-impl Done {
-    /// Deletions that failed; what was kept because it changed since the plan is no failure.
-    pub fn failures(&self) -> usize {
-        self.stacks.iter().filter(|d| !d.deleted && d.kept.is_none()).count()
-            + self.resources.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()).count()
-    }
+/// Deletions of `stacks` and `resources` that failed; what was kept because it changed since the
+/// plan is no failure.
+pub fn failures(stacks: &[Deleted], resources: &[Removed]) -> usize {
+    stacks.iter().filter(|d| !d.deleted && d.kept.is_none()).count()
+        + resources.iter().filter(|r| r.outcome.is_none() && r.kept.is_none()).count()
 }
 
 /// Deletes the plan's stacks, `jobs` at a time, dependents' before their dependencies', waiting
