@@ -1,5 +1,6 @@
-//! moto, the AWS emulator: one shared server per test process (or a private one a test may kill),
-//! on a free loopback port, and boto3 snippets to look at what it holds.
+//! The AWS emulators' common face ([`Emulator`]: run cargo-jiti against one, look at what it holds
+//! with boto3) and moto, the main one: one shared server per test process (or a private one a
+//! test may kill), on a free loopback port. LocalStack is in [`crate::localstack`].
 
 use std::path::Path;
 use std::process::Command;
@@ -8,11 +9,31 @@ use std::sync::OnceLock;
 use crate::binary::{Run, jiti_against};
 use crate::oracle::venv_tool;
 
+/// An emulator's endpoint, and what the tests do with one.
+pub struct Emulator {
+    pub endpoint: String,
+}
+
 /// A moto server on a free loopback port, one per test process, stopped when the process exits.
 pub struct Moto {
-    pub endpoint: String,
+    emulator: Emulator,
     /// The watchdog shell that owns the server (kept so the child is not left unowned).
     _watchdog: std::process::Child,
+}
+
+impl std::ops::Deref for Moto {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        &self.emulator
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// The test process's emulator, started on first use.
@@ -25,11 +46,7 @@ impl Moto {
     /// A server of its own, for a test that leaves the emulator in a state others must not see
     /// (a stack stuck in progress). It too stops when the test process exits.
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Moto::start_on(port)
+        Moto::start_on(free_port())
     }
 
     /// A server on `port` (a fresh one, after [`Moto::kill`], to bring "AWS" back).
@@ -55,12 +72,7 @@ impl Moto {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Moto { endpoint, _watchdog: watchdog }
-    }
-
-    /// The port the server listens on.
-    pub fn port(&self) -> u16 {
-        self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_default()
+        Moto { emulator: Emulator { endpoint }, _watchdog: watchdog }
     }
 
     /// Kills the server abruptly (as a network outage would end it) and waits until the port is closed.
@@ -76,6 +88,13 @@ impl Moto {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+}
+
+impl Emulator {
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_default()
     }
 
     /// `cargo-jiti jiti <args>` in `dir` against this emulator, with test credentials.

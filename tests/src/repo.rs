@@ -16,10 +16,18 @@ pub struct Repo {
 impl Repo {
     /// Copies `examples/<name>` and commits it on branch `main`.
     pub fn from_fixture(name: &str) -> Repo {
-        let source = repo_root().join("examples").join(name);
-        assert!(source.is_dir(), "no example `{name}`");
+        Repo::from_dir(&repo_root().join("examples").join(name))
+    }
+
+    /// Copies `tests/fixtures/<name>` (workspaces made for the tests) and commits it on `main`.
+    pub fn from_test_fixture(name: &str) -> Repo {
+        Repo::from_dir(&repo_root().join("tests/fixtures").join(name))
+    }
+
+    fn from_dir(source: &Path) -> Repo {
+        assert!(source.is_dir(), "no fixture at {}", source.display());
         let repo = Repo::empty();
-        copy_dir(&source, repo.path());
+        copy_dir(source, repo.path());
         repo.git(&["add", "-A"]);
         repo.git(&["commit", "-qm", "initial"]);
         repo
@@ -59,10 +67,17 @@ impl Repo {
             .unwrap_or_else(|e| panic!("read {relative}: {e}"))
     }
 
-    /// Gives every app of the shop a stack prefix unique to this test process and commits it, so a
-    /// test's protected `production` stacks never meet another test run's.
+    /// Gives every app (each `<dir>/infra/jiti.toml`) a stack prefix unique to this test process
+    /// and commits it, so a test's protected `production` stacks never meet another test run's.
     pub fn with_unique_stack_prefix(&self, letter: char) {
-        for app in ["billing", "orders-api"] {
+        let mut apps: Vec<String> = std::fs::read_dir(self.path())
+            .expect("read the repository")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("infra/jiti.toml").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        apps.sort();
+        for app in apps {
             let path = format!("{app}/infra/jiti.toml");
             let config = self.read(&path).replace(
                 "[app]\n",

@@ -161,7 +161,7 @@ pub fn print_summary(
         let (style, detail) = match &r.outcome {
             Outcome::UpToDate | Outcome::NoChanges => (GOOD, String::new()),
             Outcome::Created { changes } => (GOOD, format!("{} resources", changes.len())),
-            Outcome::Updated { changes } => (GOOD, format!("{} changes", changes.len())),
+            Outcome::Updated { changes } => (GOOD, crate::markdown::change_summary(changes)),
             Outcome::Hotswapped { functions } => {
                 let names: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
                 (GOOD, format!("code of {} (no CloudFormation update)", names.join(", ")))

@@ -27,6 +27,12 @@ pub enum Action {
 /// The next step for a stack in state `current` (`None`: it does not exist).
 pub fn decide(current: Option<&Stack>, wanted: &Wanted) -> Action {
     let Some(stack) = current else { return Action::Create };
+    // A create change set never executed holds no resource, and may carry no tags yet (LocalStack
+    // leaves them off until it runs): creating a change set on it harms nothing of anyone's. One
+    // tagged as another app's is still refused below.
+    if stack.status == StackStatus::ReviewInProgress && stack.tags.is_empty() {
+        return Action::Create;
+    }
     if let Err(why) = tagging::owned_by(&stack.tags, wanted.app) {
         return Action::Refuse(format!("stack `{}` exists but {why}", stack.name));
     }
@@ -96,6 +102,8 @@ mod tests {
             (Some(stack("DELETE_IN_PROGRESS", &ours, "3")), Action::Wait),
             (Some(stack("ROLLBACK_COMPLETE", &ours, "3")), Action::DeleteFailedCreate),
             (Some(stack("REVIEW_IN_PROGRESS", &ours, "3")), Action::Create),
+            // Untagged: holds nothing, so nothing of anyone's is touched.
+            (Some(stack("REVIEW_IN_PROGRESS", &[], "3")), Action::Create),
         ];
         for (current, expected) in table {
             let status = current.as_ref().map(|s| s.status.to_string());
@@ -103,7 +111,9 @@ mod tests {
         }
         // Not ours, whatever its status: refused before anything else.
         for tags in [&billing, &foreign] {
-            for status in ["UPDATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "CREATE_COMPLETE"] {
+            for status in
+                ["UPDATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "CREATE_COMPLETE", "REVIEW_IN_PROGRESS"]
+            {
                 assert!(
                     matches!(decide(Some(&stack(status, tags, "3")), &wanted), Action::Refuse(why) if why.starts_with("stack `queue-feature-x` exists but")),
                     "{status}"
