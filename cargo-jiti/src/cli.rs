@@ -52,6 +52,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run a command with the branch's environment: deployed first if out of date, its outputs as JITI_<APP>_<OUTPUT>
     Run(RunArgs),
+    /// Every environment at a glance: one self-contained HTML page (or --json) of environments, releases and what gc would collect
+    Report(ReportArgs),
     /// In CI: read the event and act (pull request → deploy or destroy its environment, push to a protected branch → deploy, schedule → gc); `ci init` writes the workflow
     Ci(CiArgs),
     /// Scaffold infra/ (jiti.toml and a template) beside a crate's code
@@ -86,6 +88,7 @@ impl Command {
             Command::History(a) => a.cloud.json.json,
             Command::Rollback(a) => a.cloud.json.json,
             Command::Ci(a) => a.command.is_none() && a.run.cloud.json.json,
+            Command::Report(a) => a.cloud.json.json,
             Command::Run(_)
             | Command::Watch(_)
             | Command::Init(_)
@@ -93,6 +96,27 @@ impl Command {
             | Command::Schema(_) => false,
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// The HTML page (the default; --json prints the report's data instead)
+    #[arg(long, conflicts_with = "json")]
+    pub html: bool,
+    /// Write the page here [default: stdout]
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Judge branches by this remote's branches, listed live (as `gc --remote`)
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    /// Releases shown per environment, newest first
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub releases: usize,
 }
 
 #[derive(Debug, Clone, Args)]

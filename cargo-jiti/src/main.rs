@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod html;
 mod markdown;
 mod progress;
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub mod iam;
 pub mod inventory;
 pub mod ledger;
 pub mod observe;
+pub mod overview;
 pub mod report;
 pub mod rollback;
 pub mod ship;

@@ -58,6 +58,7 @@ pub enum Body {
     History(HistoryReport),
     Rollback(RollbackReport),
     Ci(CiReport),
+    Report(OverviewReport),
 }
 
 macro_rules! bodies {
@@ -84,6 +85,7 @@ bodies!(
     History(HistoryReport),
     Rollback(RollbackReport),
     Ci(CiReport),
+    Report(OverviewReport),
 );
 
 /// AWS API calls a command made, by operation (`CloudFormation.DescribeStacks`).
@@ -249,6 +251,14 @@ pub struct GcReport {
     /// Old builds deleted, and their bytes.
     pub artifacts_deleted: usize,
     pub artifacts_bytes_deleted: u64,
+    pub api_calls: ApiCalls,
+}
+
+/// `cargo jiti report --json`: the data of the HTML page.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OverviewReport {
+    #[serde(flatten)]
+    pub overview: crate::overview::Overview,
     pub api_calls: ApiCalls,
 }
 

@@ -15,6 +15,7 @@ mod iam_policy;
 mod init;
 mod outputs;
 mod render;
+mod report;
 mod rollback;
 mod run;
 mod schema;
@@ -52,6 +53,7 @@ pub fn exec(args: JitiArgs, shell: &Shell) -> anyhow::Result<Exit> {
         Command::Rollback(a) => rollback::exec(a, shell),
         Command::Run(a) => run::exec(a, shell),
         Command::Watch(a) => watch::exec(a, shell),
+        Command::Report(a) => report::exec(a, shell),
         Command::Ci(a) => ci::exec(a, shell),
         Command::Init(a) => init::exec(a, shell),
         Command::IamPolicy(a) => iam_policy::exec(a, shell),

@@ -1,0 +1,92 @@
+//! `cargo jiti report`: every environment of the workspace's apps at a glance, with its releases
+//! and what gc would collect now: JSON (`--json`) or one self-contained HTML page (`--html`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use jiti_core::cloud::{ArtifactStore, CallCounter};
+use jiti_core::gc::artifacts::{self, ArtifactOptions};
+use jiti_core::gc::{self, GcOptions};
+use jiti_core::report::OverviewReport;
+
+use crate::cli::{ProjectArgs, ReportArgs};
+use crate::shell::{Exit, GOOD, Shell};
+
+pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
+    let project_args = ProjectArgs {
+        packages: Vec::new(),
+        workspace: true,
+        manifest_path: args.manifest_path.clone(),
+        branch: None,
+    };
+    let project = super::load_project(&project_args, shell)?;
+    let knowledge = jiti_core::git::branch_knowledge(&project.git.root, &project.git.branch)?;
+    let branches = jiti_core::git::branches(&project.git.root)?;
+    let remote_branches = match &args.remote {
+        Some(remote) => Some(jiti_core::git::remote_branches(&project.git.root, remote)?),
+        None => None,
+    };
+    let now = SystemTime::now();
+    let options = GcOptions { remote_branches, now: Some(now), ..GcOptions::default() };
+    let counter = CallCounter::default();
+    let (seen, releases, builds) = super::runtime()?.block_on(async {
+        let apis = super::connect_everywhere(&project.apps, &args.cloud.connect, &counter).await;
+        // One look serves the environments and gc's plan: the same listing, judged twice.
+        let seen = gc::look(&project, &apis).await?;
+        let all: Vec<_> = seen.stacks.values().flat_map(|m| m.values().cloned()).collect();
+        let mut releases = BTreeMap::new();
+        for env in jiti_core::inventory::environments(&project, &all, &branches) {
+            let Some(app) = project.app(&env.app) else { continue };
+            let Some(api) = apis.get(&jiti_core::stacks::target(app)) else { continue };
+            let read =
+                jiti_core::ledger::history(api, &env.app, &env.environment, args.releases).await?;
+            releases.insert((env.app.clone(), env.environment.clone()), read);
+        }
+        let mut builds = Vec::new();
+        let mut buckets = std::collections::BTreeSet::new();
+        let artifact_options = ArtifactOptions { now, ..ArtifactOptions::default() };
+        for api in apis.values() {
+            if buckets.insert(api.bucket_name().await?) {
+                builds.push(artifacts::look(api, &artifact_options).await?);
+            }
+        }
+        Ok::<_, anyhow::Error>((seen, releases, builds))
+    })?;
+    let all: Vec<_> = seen.stacks.values().flat_map(|m| m.values().cloned()).collect();
+    let regions: BTreeMap<String, String> = seen
+        .stacks
+        .iter()
+        .flat_map(|(t, m)| m.keys().map(move |name| (name.clone(), t.region.clone())))
+        .collect();
+    let environments = jiti_core::inventory::environments(&project, &all, &branches);
+    // A plan the guards refuse is still worth showing: as a note, with nothing to collect.
+    let plan = gc::plan(&project, &seen, &knowledge, &options).unwrap_or_else(|e| gc::Plan {
+        notes: vec![format!("gc would refuse to run: {e}")],
+        ..gc::Plan::default()
+    });
+    let overview =
+        jiti_core::overview::assemble(now, environments, &regions, releases, plan, &builds);
+    let report = OverviewReport { overview, api_calls: (&counter).into() };
+    if let Some(path) = &args.output {
+        let page = shell.masked(&crate::html::page(&report.overview));
+        jiti_core::layout::write_atomic(path, &page)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+        if !shell.json() {
+            writeln!(
+                shell.out(),
+                "{GOOD}wrote{GOOD:#} {} ({} environments, {} bytes)",
+                path.display(),
+                report.overview.environments.len(),
+                page.len()
+            )?;
+        }
+    }
+    if shell.json() {
+        shell.print_report(report)?;
+    } else if args.output.is_none() {
+        write!(shell.out(), "{}", shell.masked(&crate::html::page(&report.overview)))?;
+    }
+    Ok(Exit::Success)
+}
