@@ -11,7 +11,7 @@ use jiti_core::report::CiReport;
 
 use crate::cli::{
     CiArgs, CiCommand, CiInitArgs, CiProvider, CiRunArgs, DeployArgs, DestroyArgs, DiffArgs,
-    DiffFormat, EnvArg, GcArgs, HotswapArgs, ProjectArgs, YesArg,
+    DiffFormat, EnvArg, GcArgs, HotswapArgs, YesArg,
 };
 use crate::shell::{DIM, Exit, GOOD, NOTE, Shell, WARNING};
 
@@ -56,12 +56,8 @@ fn event(args: &CiRunArgs) -> anyhow::Result<(Provider, Event)> {
 
 fn run(args: CiRunArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let (provider, event) = event(&args)?;
-    let project_args = |branch: Option<String>| ProjectArgs {
-        packages: Vec::new(),
-        workspace: true,
-        manifest_path: args.manifest_path.clone(),
-        branch,
-    };
+    let project_args =
+        |branch: Option<String>| super::workspace(args.manifest_path.clone(), branch);
     let event_branch = match &event {
         Event::PullRequest { head, .. } => Some(head.clone()),
         Event::BranchDeleted { branch } | Event::Push { branch } | Event::Manual { branch } => {
@@ -127,12 +123,8 @@ fn act(
     report: &mut CiReport,
     shell: &Shell,
 ) -> anyhow::Result<(Exit, String)> {
-    let project_args = |branch: Option<String>| ProjectArgs {
-        packages: Vec::new(),
-        workspace: true,
-        manifest_path: args.manifest_path.clone(),
-        branch,
-    };
+    let project_args =
+        |branch: Option<String>| super::workspace(args.manifest_path.clone(), branch);
     let text = !shell.json();
     Ok(match report.judged.decision.clone() {
         Decision::Deploy { branch, .. } if args.dry_run => {
@@ -271,15 +263,8 @@ fn summary(report: &CiReport, exit: Exit, body: &str) -> String {
 }
 
 fn init(args: CiInitArgs, shell: &Shell) -> anyhow::Result<Exit> {
-    let project = super::load_offline_project(
-        &ProjectArgs {
-            packages: Vec::new(),
-            workspace: true,
-            manifest_path: args.manifest_path.clone(),
-            branch: None,
-        },
-        shell,
-    )?;
+    let project =
+        super::load_offline_project(&super::workspace(args.manifest_path.clone(), None), shell)?;
     let mut branches: Vec<String> = Vec::new();
     for b in project.apps.iter().flat_map(|a| &a.protected_branches) {
         if !branches.contains(b) {

@@ -9,7 +9,7 @@ use jiti_core::gc::artifacts::{self, ArtifactOptions};
 use jiti_core::gc::{self, GcOptions, Owner};
 use jiti_core::report::GcReport;
 
-use crate::cli::{GcArgs, ProjectArgs};
+use crate::cli::GcArgs;
 use crate::progress::Progress;
 use crate::shell::{DIM, ERROR, Exit, GOOD, NOTE, Shell, WARNING};
 
@@ -26,18 +26,8 @@ pub fn exec(args: GcArgs, shell: &Shell) -> anyhow::Result<Exit> {
 
 /// Collects (or plans to, without --yes), and returns the report, not printed.
 pub fn run(args: GcArgs, shell: &Shell) -> anyhow::Result<(GcReport, Exit)> {
-    let project_args = ProjectArgs {
-        packages: Vec::new(),
-        workspace: true,
-        manifest_path: args.manifest_path.clone(),
-        branch: None,
-    };
-    let project = super::load_project(&project_args, shell)?;
-    let knowledge = jiti_core::git::branch_knowledge(&project.git.root, &project.git.branch)?;
-    let remote_branches = match &args.remote {
-        Some(remote) => Some(jiti_core::git::remote_branches(&project.git.root, remote)?),
-        None => None,
-    };
+    let project = super::load_project(&super::workspace(args.manifest_path.clone(), None), shell)?;
+    let (knowledge, remote_branches) = super::branch_knowledge(&project, args.remote.as_deref())?;
     let options = GcOptions {
         app: args.app.clone(),
         remote_branches,

@@ -103,6 +103,25 @@ pub fn deployer(project: &Project) -> Option<String> {
     git::user(&project.git.root, |name| project.process_env.var(name).filter(|v| !v.is_empty()))
 }
 
+/// Every app of the workspace, for the branch given (else the checkout's): what `gc`, `report`
+/// and `ci` look at, wherever they run.
+pub fn workspace(manifest_path: Option<std::path::PathBuf>, branch: Option<String>) -> ProjectArgs {
+    ProjectArgs { packages: Vec::new(), workspace: true, manifest_path, branch }
+}
+
+/// What gc judges branches by: this clone's knowledge, and `remote`'s branches listed live.
+pub fn branch_knowledge(
+    project: &Project,
+    remote: Option<&str>,
+) -> anyhow::Result<(git::BranchKnowledge, Option<std::collections::HashSet<String>>)> {
+    let knowledge = git::branch_knowledge(&project.git.root, &project.git.branch)?;
+    let remote_branches = match remote {
+        Some(remote) => Some(git::remote_branches(&project.git.root, remote)?),
+        None => None,
+    };
+    Ok((knowledge, remote_branches))
+}
+
 /// Loads the project for a command that talks to AWS: every app needs a region. Its secrets are
 /// hidden from everything printed from now on.
 pub fn load_project(args: &ProjectArgs, shell: &Shell) -> anyhow::Result<Project> {

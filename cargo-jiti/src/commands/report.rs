@@ -11,23 +11,13 @@ use jiti_core::gc::artifacts::{self, ArtifactOptions};
 use jiti_core::gc::{self, GcOptions};
 use jiti_core::report::OverviewReport;
 
-use crate::cli::{ProjectArgs, ReportArgs};
+use crate::cli::ReportArgs;
 use crate::shell::{Exit, GOOD, Shell};
 
 pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
-    let project_args = ProjectArgs {
-        packages: Vec::new(),
-        workspace: true,
-        manifest_path: args.manifest_path.clone(),
-        branch: None,
-    };
-    let project = super::load_project(&project_args, shell)?;
-    let knowledge = jiti_core::git::branch_knowledge(&project.git.root, &project.git.branch)?;
+    let project = super::load_project(&super::workspace(args.manifest_path.clone(), None), shell)?;
+    let (knowledge, remote_branches) = super::branch_knowledge(&project, args.remote.as_deref())?;
     let branches = jiti_core::git::branches(&project.git.root)?;
-    let remote_branches = match &args.remote {
-        Some(remote) => Some(jiti_core::git::remote_branches(&project.git.root, remote)?),
-        None => None,
-    };
     let now = SystemTime::now();
     let options = GcOptions { remote_branches, now: Some(now), ..GcOptions::default() };
     let counter = CallCounter::default();
