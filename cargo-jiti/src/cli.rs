@@ -117,6 +117,24 @@ pub struct ReportArgs {
     /// Releases shown per environment, newest first
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub releases: usize,
+    /// Also upload the page to the artifacts bucket (private, encrypted) and print a presigned URL
+    #[arg(long)]
+    pub publish: bool,
+    /// How long the presigned URL works (at most 7d)
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = presign_duration, requires = "publish")]
+    pub expires: std::time::Duration,
+}
+
+/// A presigned URL's lifetime: SigV4 signs for at most 7 days.
+fn presign_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime_duration(s)?;
+    match d.as_secs() {
+        0 => Err("must be more than 0s".to_owned()),
+        n if n > 7 * 24 * 3600 => {
+            Err(format!("`{s}` is longer than 7d, the longest a presigned URL can work"))
+        }
+        _ => Ok(d),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

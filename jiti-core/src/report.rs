@@ -259,7 +259,19 @@ pub struct GcReport {
 pub struct OverviewReport {
     #[serde(flatten)]
     pub overview: crate::overview::Overview,
+    /// Where `--publish` put the page.
+    pub published: Option<Published>,
     pub api_calls: ApiCalls,
+}
+
+/// A page uploaded to the artifacts bucket, and the presigned URL that reads it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Published {
+    pub bucket: String,
+    pub key: String,
+    pub url: String,
+    /// RFC 3339, UTC: when the URL stops working.
+    pub expires_at: String,
 }
 
 /// `cargo jiti ci --json`: the event, the decision, and the report of what it ran.

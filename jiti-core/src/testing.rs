@@ -222,6 +222,16 @@ impl crate::cloud::ArtifactStore for Fake {
         self.call("DeleteObjects");
         Ok(())
     }
+    async fn publish(
+        &self,
+        key: &str,
+        _: Vec<u8>,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<String, CloudError> {
+        self.call("PutObject");
+        Ok(format!("https://cargo-jiti-artifacts-123456789012-us-east-1.s3.amazonaws.com/{key}"))
+    }
 }
 
 impl FunctionApi for Fake {

@@ -66,6 +66,20 @@ fn chromium(port: u16, args: &[&str]) -> std::process::Output {
         .expect("run chromium")
 }
 
+/// GET of an `http://host:port/…` URL: (status, body).
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_once('/').expect("a path");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
 fn expire(moto: &Moto, stack: &str) {
     moto.boto3(&format!(
         "cf = c('cloudformation')\ns = cf.describe_stacks(StackName={stack:?})['Stacks'][0]\ntags = [t if t['Key'] != 'jiti:expires-at' else {{'Key': t['Key'], 'Value': '2020-01-01T00:00:00Z'}} for t in s['Tags']]\ncf.update_stack(StackName={stack:?}, UsePreviousTemplate=True, Tags=tags)\nprint('null')"
@@ -173,6 +187,21 @@ fn the_report_shows_every_environment_its_releases_and_the_gc_plan_in_a_real_bro
     let (utc, rest) = shown.split_once('"').expect("datetime");
     let text = rest.split('>').nth(1).and_then(|r| r.split('<').next()).expect("its text");
     assert!(rest.contains(&format!("title=\"{utc}\"")) && text != utc, "{utc} → {text}");
+
+    // Published: private in the bucket, readable through the presigned URL only.
+    let published = moto
+        .jiti(repo.path(), &["report", "--publish", "--expires", "1h", "--json"])
+        .expect(0)
+        .json();
+    let url = published["published"]["url"].as_str().expect("a presigned URL");
+    assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=3600"), "{url}");
+    let (status, body) = http_get(url);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("<!doctype html>") && body.contains("id=\"collect\""), "{body}");
+    let (unsigned, _) = http_get(url.split('?').next().expect("path"));
+    assert_eq!(unsigned, 403, "the object is private");
+    let refused = moto.jiti(repo.path(), &["report", "--publish", "--expires", "8d"]).expect(2);
+    assert!(refused.stderr.contains("longer than 7d"), "{}", refused.stderr);
 
     let screenshot = repo_root().join("target/jiti-report.png");
     let shot = chromium(

@@ -58,9 +58,13 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
     });
     let overview =
         jiti_core::overview::assemble(now, environments, &regions, releases, plan, &builds);
-    let report = OverviewReport { overview, api_calls: (&counter).into() };
+    let mut report = OverviewReport { overview, published: None, api_calls: (&counter).into() };
+    let page = shell.masked(&crate::html::page(&report.overview));
+    if args.publish {
+        report.published = Some(publish(&project, &args, &page, &counter)?);
+        report.api_calls = (&counter).into();
+    }
     if let Some(path) = &args.output {
-        let page = shell.masked(&crate::html::page(&report.overview));
         jiti_core::layout::write_atomic(path, &page)
             .with_context(|| format!("failed to write `{}`", path.display()))?;
         if !shell.json() {
@@ -75,8 +79,48 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
     }
     if shell.json() {
         shell.print_report(report)?;
+    } else if let Some(p) = &report.published {
+        writeln!(
+            shell.out(),
+            "{GOOD}published{GOOD:#} s3://{}/{} (private); this URL reads it until {}:\n{}",
+            p.bucket,
+            p.key,
+            p.expires_at,
+            p.url
+        )?;
     } else if args.output.is_none() {
-        write!(shell.out(), "{}", shell.masked(&crate::html::page(&report.overview)))?;
+        write!(shell.out(), "{page}")?;
     }
     Ok(Exit::Success)
+}
+
+/// Where a published page goes: one key, each run replacing the last (older URLs then read the
+/// newer page, until they expire).
+const PUBLISHED_KEY: &str = "reports/environments.html";
+
+/// Uploads the page to the artifacts bucket of the workspace's first app (its region and
+/// profile) and presigns a URL for it.
+fn publish(
+    project: &jiti_core::resolve::Project,
+    args: &ReportArgs,
+    page: &str,
+    counter: &CallCounter,
+) -> anyhow::Result<jiti_core::report::Published> {
+    let app = project.apps.first().context("the workspace has no app to publish for")?;
+    super::runtime()?.block_on(async {
+        let apis = super::connect(std::iter::once(app), &args.cloud.connect, counter).await;
+        let api = &apis[&jiti_core::stacks::target(app)];
+        let bucket = api.bucket().await?;
+        let url = api
+            .publish(
+                PUBLISHED_KEY,
+                page.as_bytes().to_vec(),
+                "text/html; charset=utf-8",
+                args.expires,
+            )
+            .await?;
+        let expires_at =
+            humantime::format_rfc3339_seconds(SystemTime::now() + args.expires).to_string();
+        Ok(jiti_core::report::Published { bucket, key: PUBLISHED_KEY.to_owned(), url, expires_at })
+    })
 }

@@ -302,6 +302,38 @@ impl ArtifactStore for Aws {
         }
         Ok(())
     }
+
+    async fn publish(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        expires: std::time::Duration,
+    ) -> Result<String, CloudError> {
+        let bucket = self.artifacts_bucket().await?;
+        self.s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map_err(|e| self.error("S3.PutObject", e))?;
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
+            .map_err(|e| CloudError::other("S3.GetObject (presign)", e.to_string()))?;
+        // Signed here, no call made: the URL carries the caller's signature until it expires.
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| self.error("S3.GetObject (presign)", e))?;
+        Ok(request.uri().to_owned())
+    }
 }
 
 impl Aws {

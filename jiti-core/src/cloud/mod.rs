@@ -284,6 +284,15 @@ pub trait ArtifactStore: Send + Sync {
         &self,
         keys: &[String],
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Writes a document at `key` (private like the whole bucket, encrypted, as `content_type`)
+    /// and returns a presigned GET URL for it, valid `expires` (SigV4: at most 7 days).
+    fn publish(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        expires: std::time::Duration,
+    ) -> impl Future<Output = Result<String, CloudError>> + Send;
 }
 
 /// CloudFormation's drift detection: started, waited for, read (what `cargo jiti drift` uses).
