@@ -227,7 +227,7 @@ impl crate::cloud::ArtifactStore for Fake {
         key: &str,
         _: Vec<u8>,
         _: &str,
-        _: std::time::Duration,
+        _: Duration,
     ) -> Result<String, CloudError> {
         self.call("PutObject");
         Ok(format!("https://cargo-jiti-artifacts-123456789012-us-east-1.s3.amazonaws.com/{key}"))
