@@ -115,8 +115,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
     /// Releases shown per environment, newest first
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 5)]
     pub releases: usize,
+    /// Environments whose releases are read at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = at_least_one)]
+    pub jobs: usize,
     /// Also upload the page to the artifacts bucket (private, encrypted) and print a presigned URL
     #[arg(long)]
     pub publish: bool,

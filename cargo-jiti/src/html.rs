@@ -27,10 +27,10 @@ fn esc(text: &str) -> String {
     out
 }
 
-/// A UTC time the script shows in the reader's zone; the UTC value on hover.
+/// A UTC time the script shows in the reader's zone (keeping the UTC value for hover).
 fn time(rfc3339: &str) -> String {
     let t = esc(rfc3339);
-    format!("<time datetime=\"{t}\" title=\"{t}\">{t}</time>")
+    format!("<time datetime=\"{t}\">{t}</time>")
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -81,7 +81,7 @@ const SCRIPT: &str = r#"
 (function () {
   for (const t of document.querySelectorAll('time[datetime]')) {
     const d = new Date(t.getAttribute('datetime'));
-    if (!isNaN(d)) t.textContent = d.toLocaleString();
+    if (!isNaN(d)) { t.title = t.getAttribute('datetime'); t.textContent = d.toLocaleString(); }
   }
   const table = document.getElementById('environments');
   if (!table) return;
@@ -92,7 +92,10 @@ const SCRIPT: &str = r#"
       const asc = th.getAttribute('aria-sort') !== 'ascending';
       table.querySelectorAll('thead th').forEach(function (h) { h.removeAttribute('aria-sort'); });
       th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
-      const key = function (r) { const c = r.cells[index]; return (c.getAttribute('data-key') || c.textContent).trim(); };
+      const key = function (r) {
+        const c = r.cells[index], t = c.querySelector('time');
+        return (c.getAttribute('data-key') || (t && t.getAttribute('datetime')) || c.textContent).trim();
+      };
       rows.sort(function (a, b) { return asc ? key(a).localeCompare(key(b)) : key(b).localeCompare(key(a)); });
       rows.forEach(function (r) { body.appendChild(r); });
     });
@@ -227,11 +230,11 @@ fn environments(h: &mut String, o: &Overview, now: SystemTime) {
         let updated = s.updated.map(rfc3339);
         let _ = writeln!(
             h,
-            "<tr data-app=\"{app}\" data-branch=\"{branch}\" data-state=\"{state}\"><th scope=\"row\">{app}</th>\
+            "<tr data-app=\"{app}\" data-state=\"{state}\"><th scope=\"row\">{app}</th>\
              <td>{env}{lock}</td><td class=\"{status_class}\">{status}</td>\
              <td><code>{branch}</code> <span class=\"{branch_class}\">({branch_state})</span></td>\
              <td>{region}</td><td>{version}</td><td><code>{commit}</code></td>\
-             <td data-key=\"{updated_key}\">{updated}{hotswapped}</td><td>{by}</td>\
+             <td>{updated}{hotswapped}</td><td>{by}</td>\
              <td class=\"{left_class}\" data-key=\"{expires_key}\">{left}</td></tr>",
             app = esc(&s.app),
             branch = esc(&s.branch),
@@ -242,7 +245,6 @@ fn environments(h: &mut String, o: &Overview, now: SystemTime) {
             region = esc(&e.region),
             version = esc(&s.version),
             commit = esc(jiti_core::git::short(&s.commit, 7)),
-            updated_key = esc(updated.as_deref().unwrap_or("")),
             updated = updated.as_deref().map(time).unwrap_or_default(),
             // The name; the address on hover.
             by = esc(e.deployed_by.as_deref().map_or("", |b| b.split(" <").next().unwrap_or(b))),
@@ -253,35 +255,38 @@ fn environments(h: &mut String, o: &Overview, now: SystemTime) {
 }
 
 fn releases(h: &mut String, o: &Overview) {
+    let with: Vec<&EnvOverview> =
+        o.environments.iter().filter(|e| !e.releases.is_empty()).collect();
     h.push_str("<section aria-labelledby=\"releases\"><h2 id=\"releases\">Releases</h2>\n");
-    for e in o.environments.iter().filter(|e| !e.releases.is_empty()) {
-        let _ = write!(
+    if with.is_empty() {
+        h.push_str("<p>None recorded.</p></section>\n");
+        return;
+    }
+    // One table, a row group per environment: the header is written once, whatever their number.
+    h.push_str(
+        "<table id=\"timeline\"><caption>Each environment's releases, newest first</caption><thead><tr>\
+         <th scope=\"col\">Time</th><th scope=\"col\">Outcome</th><th scope=\"col\">Version</th>\
+         <th scope=\"col\">Commit</th><th scope=\"col\">By</th><th scope=\"col\">Code</th></tr></thead>\n",
+    );
+    for e in with {
+        let _ = writeln!(
             h,
-            "<details><summary>{} · {} ({} release{})</summary>\n\
-             <table><caption>Releases of {} in {}, newest first</caption><thead><tr>\
-             <th scope=\"col\">Time</th><th scope=\"col\">Outcome</th><th scope=\"col\">Version</th>\
-             <th scope=\"col\">Commit</th><th scope=\"col\">By</th><th scope=\"col\">Code</th></tr></thead><tbody>\n",
-            esc(&e.stack.app),
-            esc(&e.stack.environment),
-            e.releases.len(),
-            if e.releases.len() == 1 { "" } else { "s" },
+            "<tbody><tr><th colspan=\"6\" scope=\"rowgroup\">{} · {}</th></tr>",
             esc(&e.stack.app),
             esc(&e.stack.environment)
         );
         for r in &e.releases {
             let (outcome, class) = match (r.status, r.method) {
-                (ReleaseStatus::Deployed, ReleaseMethod::Hotswap) => {
-                    ("hotswapped".to_owned(), "good")
-                }
-                (ReleaseStatus::Deployed, _) => ("deployed".to_owned(), "good"),
-                (ReleaseStatus::VerifyFailed, _) => ("verify failed".to_owned(), "bad"),
-                (ReleaseStatus::Started, _) => ("started: outcome not recorded".to_owned(), "warn"),
-                (ReleaseStatus::Failed, _) => ("failed".to_owned(), "bad"),
-                (ReleaseStatus::NoChanges, _) => ("no changes".to_owned(), ""),
+                (ReleaseStatus::Deployed, ReleaseMethod::Hotswap) => ("hotswapped", "good"),
+                (ReleaseStatus::Deployed, _) => ("deployed", "good"),
+                (ReleaseStatus::VerifyFailed, _) => ("verify failed", "bad"),
+                (ReleaseStatus::Started, _) => ("started: outcome not recorded", "warn"),
+                (ReleaseStatus::Failed, _) => ("failed", "bad"),
+                (ReleaseStatus::NoChanges, _) => ("no changes", ""),
             };
             let outcome = match &r.rollback_of {
                 Some(of) => format!("{outcome}, rollback of {}", esc(of)),
-                None => outcome,
+                None => outcome.to_owned(),
             };
             let code: Vec<String> = r
                 .artifacts
@@ -294,19 +299,20 @@ fn releases(h: &mut String, o: &Overview) {
                     )
                 })
                 .collect();
+            let by = r.deployed_by.git.as_deref().or(r.deployed_by.aws.as_deref()).unwrap_or("");
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td class=\"{class}\">{outcome}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                 time(&r.time),
                 esc(&r.version),
                 esc(jiti_core::git::short(&r.commit, 7)),
-                esc(r.deployed_by.git.as_deref().or(r.deployed_by.aws.as_deref()).unwrap_or("")),
+                esc(by.split(" <").next().unwrap_or(by)),
                 code.join(", ")
             );
         }
-        h.push_str("</tbody></table></details>\n");
+        h.push_str("</tbody>\n");
     }
-    h.push_str("</section>\n");
+    h.push_str("</table></section>\n");
 }
 
 fn collect(h: &mut String, o: &Overview) {

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
+use crate::cloud::{CloudError, ReleaseStore};
 use crate::gc::Plan;
 use crate::gc::artifacts::ArtifactPlan;
 use crate::inventory::EnvStack;
@@ -108,4 +109,23 @@ pub fn assemble(
         gc,
         totals,
     }
+}
+
+/// The newest `limit` releases of each `(store, app, environment)`, `jobs` environments at a time:
+/// each is a listing and a read per release, the bulk of a report's calls when environments are
+/// many, and the time goes to waiting on them.
+pub async fn releases<S: ReleaseStore>(
+    wanted: Vec<(&S, String, String)>,
+    limit: usize,
+    jobs: usize,
+) -> Result<BTreeMap<(String, String), Vec<Release>>, CloudError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(wanted)
+        .map(|(store, app, environment)| async move {
+            let read = crate::ledger::history(store, &app, &environment, limit).await?;
+            Ok::<_, CloudError>(((app, environment), read))
+        })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await
 }

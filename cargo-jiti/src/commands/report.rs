@@ -26,14 +26,14 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
         // One look serves the environments and gc's plan: the same listing, judged twice.
         let seen = gc::look(&project, &apis).await?;
         let all: Vec<_> = seen.stacks.values().flat_map(|m| m.values().cloned()).collect();
-        let mut releases = BTreeMap::new();
-        for env in jiti_core::inventory::environments(&project, &all, &branches) {
-            let Some(app) = project.app(&env.app) else { continue };
-            let Some(api) = apis.get(&jiti_core::stacks::target(app)) else { continue };
-            let read =
-                jiti_core::ledger::history(api, &env.app, &env.environment, args.releases).await?;
-            releases.insert((env.app.clone(), env.environment.clone()), read);
-        }
+        let wanted: Vec<_> = jiti_core::inventory::environments(&project, &all, &branches)
+            .into_iter()
+            .filter_map(|env| {
+                let api = apis.get(&jiti_core::stacks::target(project.app(&env.app)?))?;
+                Some((api, env.app, env.environment))
+            })
+            .collect();
+        let releases = jiti_core::overview::releases(wanted, args.releases, args.jobs).await?;
         let mut builds = Vec::new();
         let mut buckets = std::collections::BTreeSet::new();
         let artifact_options = ArtifactOptions { now, ..ArtifactOptions::default() };
