@@ -21,16 +21,17 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let now = SystemTime::now();
     let options = GcOptions { remote_branches, now: Some(now), ..GcOptions::default() };
     let counter = CallCounter::default();
-    let (seen, releases, builds) = super::runtime()?.block_on(async {
+    let (seen, environments, releases, builds) = super::runtime()?.block_on(async {
         let apis = super::connect_everywhere(&project.apps, &args.cloud.connect, &counter).await;
         // One look serves the environments and gc's plan: the same listing, judged twice.
         let seen = gc::look(&project, &apis).await?;
         let all: Vec<_> = seen.stacks.values().flat_map(|m| m.values().cloned()).collect();
-        let wanted: Vec<_> = jiti_core::inventory::environments(&project, &all, &branches)
-            .into_iter()
+        let environments = jiti_core::inventory::environments(&project, &all, &branches);
+        let wanted: Vec<_> = environments
+            .iter()
             .filter_map(|env| {
                 let api = apis.get(&jiti_core::stacks::target(project.app(&env.app)?))?;
-                Some((api, env.app, env.environment))
+                Some((api, env.app.clone(), env.environment.clone()))
             })
             .collect();
         let releases = jiti_core::overview::releases(wanted, args.releases, args.jobs).await?;
@@ -42,15 +43,13 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
                 builds.push(artifacts::look(api, &artifact_options).await?);
             }
         }
-        Ok::<_, anyhow::Error>((seen, releases, builds))
+        Ok::<_, anyhow::Error>((seen, environments, releases, builds))
     })?;
-    let all: Vec<_> = seen.stacks.values().flat_map(|m| m.values().cloned()).collect();
     let regions: BTreeMap<String, String> = seen
         .stacks
         .iter()
         .flat_map(|(t, m)| m.keys().map(move |name| (name.clone(), t.region.clone())))
         .collect();
-    let environments = jiti_core::inventory::environments(&project, &all, &branches);
     // A plan the guards refuse is still worth showing: as a note, with nothing to collect.
     let plan = gc::plan(&project, &seen, &knowledge, &options).unwrap_or_else(|e| gc::Plan {
         notes: vec![format!("gc would refuse to run: {e}")],
@@ -59,7 +58,12 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
     let overview =
         jiti_core::overview::assemble(now, environments, &regions, releases, plan, &builds);
     let mut report = OverviewReport { overview, published: None, api_calls: (&counter).into() };
-    let page = shell.masked(&crate::html::page(&report.overview));
+    // The page only where it goes somewhere: `--json` alone never renders it.
+    let wanted = args.publish || args.output.is_some() || !shell.json();
+    let page = match wanted {
+        true => shell.masked(&crate::html::page(&report.overview)),
+        false => String::new(),
+    };
     if args.publish {
         report.published = Some(publish(&project, &args, &page, &counter)?);
         report.api_calls = (&counter).into();
