@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import runpy
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def main():
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--stacks", type=int, default=2000)
     parser.add_argument("--releases", type=int, default=3)
+    parser.add_argument("--keep", metavar="DIR", help="copy the page and the JSON report into DIR")
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "cargo-jiti"))
     args = parser.parse_args()
     require(args.bin, "/usr/bin/chromium")
@@ -99,6 +101,11 @@ def main():
         print(f"page size                                       {size / 1e6:>7.2f} MB ({size} bytes)")
         print(f"chromium load event (headless)                  {loaded:>7.0f} ms")
         print(f"\nmedians of {args.runs} runs, whole process")
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            shutil.copy(page, os.path.join(args.keep, "report.html"))
+            with open(os.path.join(args.keep, "report.json"), "w") as f:
+                f.write(json_times[-1][1].stdout)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 //! and shows times in the reader's time zone (the UTC value stays on hover). Dark or light as the
 //! reader's system says.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -27,10 +28,10 @@ fn esc(text: &str) -> String {
     out
 }
 
-/// A UTC time the script shows in the reader's zone (keeping the UTC value for hover).
+/// A UTC time the script shows in the reader's zone (keeping the UTC value for hover). Its text
+/// is the machine-readable value (RFC 3339), so no `datetime` attribute repeats it.
 fn time(rfc3339: &str) -> String {
-    let t = esc(rfc3339);
-    format!("<time datetime=\"{t}\">{t}</time>")
+    format!("<time>{}</time>", esc(rfc3339))
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -68,7 +69,12 @@ th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align:
 thead th { background: var(--head); position: sticky; top: 0; }
 thead th[data-sort] { cursor: pointer; } thead th[aria-sort=ascending]::after { content: " ▲"; }
 thead th[aria-sort=descending]::after { content: " ▼"; }
-code { font-family: ui-monospace, monospace; font-size: .92em; }
+code, .envs td:nth-child(6), .timeline td:nth-child(4), .timeline td:nth-child(6) {
+  font-family: ui-monospace, monospace; font-size: .92em; }
+h3 { font-size: 1.05rem; margin: 1.5rem 0 .25rem; }
+/* Apps off screen are not laid out until scrolled to: what keeps a page of thousands of
+   environments quick to open. Each section says how much room to keep for it. */
+section.app { content-visibility: auto; contain-intrinsic-size: auto 600px; }
 .good { color: var(--good); } .bad { color: var(--bad); } .warn { color: var(--warn); }
 dl.totals { display: flex; flex-wrap: wrap; gap: .5rem 2rem; margin: 1rem 0; }
 dl.totals div { min-width: 8rem; } dl.totals dt { color: var(--muted); } dl.totals dd { margin: 0; font-size: 1.3rem; }
@@ -79,36 +85,50 @@ details { margin: .25rem 0; } summary { cursor: pointer; }
 /// Sorting by a header's column, filtering by app, status and free text, times in local time.
 const SCRIPT: &str = r#"
 (function () {
-  for (const t of document.querySelectorAll('time[datetime]')) {
-    const d = new Date(t.getAttribute('datetime'));
-    if (!isNaN(d)) { t.title = t.getAttribute('datetime'); t.textContent = d.toLocaleString(); }
+  // One formatter for every time: thousands of them on a large page.
+  const format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  for (const t of document.getElementsByTagName('time')) {
+    const utc = t.getAttribute('datetime') || t.textContent, d = new Date(utc);
+    if (!isNaN(d)) { t.setAttribute('datetime', utc); t.title = utc; t.textContent = format.format(d); }
   }
-  const table = document.getElementById('environments');
-  if (!table) return;
-  const body = table.tBodies[0];
-  const rows = Array.from(body.rows);
-  table.querySelectorAll('thead th[data-sort]').forEach(function (th, index) {
-    th.addEventListener('click', function () {
-      const asc = th.getAttribute('aria-sort') !== 'ascending';
-      table.querySelectorAll('thead th').forEach(function (h) { h.removeAttribute('aria-sort'); });
-      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
-      const key = function (r) {
-        const c = r.cells[index], t = c.querySelector('time');
-        return (c.getAttribute('data-key') || (t && t.getAttribute('datetime')) || c.textContent).trim();
-      };
-      rows.sort(function (a, b) { return asc ? key(a).localeCompare(key(b)) : key(b).localeCompare(key(a)); });
-      rows.forEach(function (r) { body.appendChild(r); });
+  const key = function (r, index) {
+    const c = r.cells[index], t = c.querySelector('time');
+    return (c.getAttribute('data-key') || (t && t.getAttribute('datetime')) || c.textContent).trim();
+  };
+  for (const table of document.querySelectorAll('table.envs')) {
+    const body = table.tBodies[0];
+    table.querySelectorAll('thead th[data-sort]').forEach(function (th, index) {
+      th.addEventListener('click', function () {
+        const asc = th.getAttribute('aria-sort') !== 'ascending';
+        table.querySelectorAll('thead th').forEach(function (h) { h.removeAttribute('aria-sort'); });
+        th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+        const rows = Array.from(body.rows);
+        rows.sort(function (a, b) {
+          const x = key(a, index), y = key(b, index);
+          return asc ? x.localeCompare(y) : y.localeCompare(x);
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
     });
-  });
+  }
   const form = document.getElementById('filters');
+  if (!form) return;
   form.hidden = false;
+  const sections = Array.from(document.querySelectorAll('section.app'));
+  // Rows of the environments that match; each environment's releases follow its row.
   const apply = function () {
     const app = form.elements.app.value, status = form.elements.status.value;
     const text = form.elements.text.value.toLowerCase();
-    rows.forEach(function (r) {
-      r.hidden = (app && r.dataset.app !== app) || (status && r.dataset.state !== status)
-        || (text && !r.textContent.toLowerCase().includes(text));
-    });
+    for (const s of sections) {
+      const shown = new Set();
+      for (const r of s.querySelector('table.envs').tBodies[0].rows) {
+        r.hidden = (app && s.dataset.app !== app) || (status && r.dataset.state !== status)
+          || (text && !r.textContent.toLowerCase().includes(text));
+        if (!r.hidden) shown.add(r.cells[0].firstChild.textContent);
+      }
+      s.querySelectorAll('table.timeline tbody').forEach(function (b) { b.hidden = !shown.has(b.dataset.env); });
+      s.hidden = shown.size === 0;
+    }
   };
   form.addEventListener('input', apply);
 })();
@@ -170,119 +190,152 @@ pub fn page(o: &Overview) -> String {
         t.artifact_bytes
     );
     environments(&mut h, o, now);
-    releases(&mut h, o);
     collect(&mut h, o);
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body></html>\n");
     h
 }
 
+/// The environments and their releases, a section per app: each its own tables, so the browser
+/// lays out only the apps on screen (`content-visibility: auto`) and a page of thousands of
+/// environments still loads at once. Sorting is per table; the filters span every app.
 fn environments(h: &mut String, o: &Overview, now: SystemTime) {
-    let apps: std::collections::BTreeSet<&str> =
-        o.environments.iter().map(|e| e.stack.app.as_str()).collect();
-    let options: String = apps.iter().map(|a| format!("<option>{}</option>", esc(a))).collect();
-    let _ = write!(
+    let mut apps: BTreeMap<&str, Vec<&EnvOverview>> = BTreeMap::new();
+    for e in &o.environments {
+        apps.entry(e.stack.app.as_str()).or_default().push(e);
+    }
+    let options: String = apps.keys().map(|a| format!("<option>{}</option>", esc(a))).collect();
+    let _ = writeln!(
         h,
-        "<section aria-labelledby=\"envs\"><h2 id=\"envs\">Environments</h2>\n\
+        "<section aria-labelledby=\"envs\"><h2 id=\"envs\">Environments and their releases</h2>\n\
+         <p class=\"muted\">{} stacks of {} apps; each app's environments, then each environment's \
+         releases, newest first.</p>\n\
          <form id=\"filters\" class=\"filters\" hidden>\
          <label>App <select name=\"app\"><option value=\"\">all</option>{options}</select></label>\
          <label>State <select name=\"status\"><option value=\"\">all</option><option value=\"live\">live</option>\
          <option value=\"protected\">protected</option><option value=\"branch-gone\">branch gone</option>\
          <option value=\"expired\">expired</option></select></label>\
-         <label>Search <input type=\"search\" name=\"text\"></label></form>\n\
-         <table id=\"environments\"><caption>One row per app and environment: {} stacks</caption>\n<thead><tr>",
-        o.environments.len()
+         <label>Search <input type=\"search\" name=\"text\"></label></form>",
+        o.environments.len(),
+        apps.len()
     );
-    for head in [
-        "App",
-        "Environment",
-        "Status",
-        "Branch",
-        "Region",
-        "Version",
-        "Commit",
-        "Last deploy",
-        "By",
-        "Time to live",
-    ] {
-        let _ = write!(h, "<th scope=\"col\" data-sort>{head}</th>");
-    }
-    h.push_str("</tr></thead>\n<tbody>\n");
-    for e in &o.environments {
-        let s = &e.stack;
-        let (branch_state, branch_class) = presence(s.branch_presence);
-        let (left, left_class) = match s.protected {
-            true => ("never (protected)".to_owned(), ""),
-            false => time_left(s.expires_at, now),
-        };
-        let status_class = if s.status.as_str().contains("FAILED")
-            || s.status.as_str().ends_with("ROLLBACK_COMPLETE")
-        {
-            "bad"
-        } else if s.status.in_progress() {
-            "warn"
-        } else {
-            "good"
-        };
-        let hotswapped = match s.hotswaps {
-            0 => String::new(),
-            n => format!("<br><span class=\"warn\">code hotswapped {n}× since</span>"),
-        };
-        let updated = s.updated.map(rfc3339);
+    for (n, (app, envs)) in apps.iter().enumerate() {
+        let releases: usize = envs.iter().map(|e| e.releases.len() + 1).sum();
+        // Where the browser has not laid the section out yet, the space it keeps for it: near
+        // the real height, so the scroll bar does not jump.
+        let height = 120 + 30 * (envs.len() + releases);
         let _ = writeln!(
             h,
-            "<tr data-app=\"{app}\" data-state=\"{state}\"><th scope=\"row\">{app}</th>\
-             <td>{env}{lock}</td><td class=\"{status_class}\">{status}</td>\
-             <td><code>{branch}</code> <span class=\"{branch_class}\">({branch_state})</span></td>\
-             <td>{region}</td><td>{version}</td><td><code>{commit}</code></td>\
-             <td>{updated}{hotswapped}</td><td>{by}</td>\
-             <td class=\"{left_class}\" data-key=\"{expires_key}\">{left}</td></tr>",
-            app = esc(&s.app),
-            branch = esc(&s.branch),
-            state = state(e, now),
-            env = esc(&s.environment),
-            lock = if s.protected { " <span class=\"warn\">(protected)</span>" } else { "" },
-            status = esc(s.status.as_str()),
-            region = esc(&e.region),
-            version = esc(&s.version),
-            commit = esc(jiti_core::git::short(&s.commit, 7)),
-            updated = updated.as_deref().map(time).unwrap_or_default(),
-            // The name; the address on hover.
-            by = esc(e.deployed_by.as_deref().map_or("", |b| b.split(" <").next().unwrap_or(b))),
-            expires_key = esc(&s.expires_at.map(rfc3339).unwrap_or_default()),
+            "<section class=\"app\" data-app=\"{app}\" aria-labelledby=\"app{n}\" \
+             style=\"contain-intrinsic-size: auto {height}px\"><h3 id=\"app{n}\">{app}</h3>\n\
+             <table class=\"envs\"><caption>{app}: {} environment{}</caption>\n<thead><tr>",
+            envs.len(),
+            if envs.len() == 1 { "" } else { "s" },
+            app = esc(app),
         );
+        for head in [
+            "Environment",
+            "Status",
+            "Branch",
+            "Region",
+            "Version",
+            "Commit",
+            "Last deploy",
+            "By",
+            "Time to live",
+        ] {
+            let _ = write!(h, "<th scope=\"col\" data-sort>{head}</th>");
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for e in envs {
+            environment_row(h, e, now);
+        }
+        h.push_str("</tbody></table>\n");
+        timeline(h, app, envs);
+        h.push_str("</section>\n");
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</section>\n");
 }
 
-fn releases(h: &mut String, o: &Overview) {
-    let with: Vec<&EnvOverview> =
-        o.environments.iter().filter(|e| !e.releases.is_empty()).collect();
-    h.push_str("<section aria-labelledby=\"releases\"><h2 id=\"releases\">Releases</h2>\n");
+fn environment_row(h: &mut String, e: &EnvOverview, now: SystemTime) {
+    let s = &e.stack;
+    let (branch_state, branch_class) = presence(s.branch_presence);
+    let (left, left_class) = match s.protected {
+        true => ("never (protected)".to_owned(), ""),
+        false => time_left(s.expires_at, now),
+    };
+    let status_class = if s.status.as_str().contains("FAILED")
+        || s.status.as_str().ends_with("ROLLBACK_COMPLETE")
+    {
+        "bad"
+    } else if s.status.in_progress() {
+        "warn"
+    } else {
+        "good"
+    };
+    let hotswapped = match s.hotswaps {
+        0 => String::new(),
+        n => format!("<br><span class=\"warn\">code hotswapped {n}× since</span>"),
+    };
+    let updated = s.updated.map(rfc3339);
+    // What the time-to-live column sorts by: the expiry, not its wording.
+    let expires_key = match s.expires_at {
+        Some(at) if !s.protected => format!(" data-key=\"{}\"", rfc3339(at)),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        h,
+        "<tr data-state=\"{state}\"><th scope=\"row\">{env}{lock}</th>\
+         <td class=\"{status_class}\">{status}</td>\
+         <td>{branch} <span class=\"{branch_class}\">({branch_state})</span></td>\
+         <td>{region}</td><td>{version}</td><td>{commit}</td>\
+         <td>{updated}{hotswapped}</td><td>{by}</td>\
+         <td{left_class}{expires_key}>{left}</td></tr>",
+        branch = esc(&s.branch),
+        state = state(e, now),
+        env = esc(&s.environment),
+        lock = if s.protected { " <span class=\"warn\">(protected)</span>" } else { "" },
+        status = esc(s.status.as_str()),
+        region = esc(&e.region),
+        version = esc(&s.version),
+        commit = esc(jiti_core::git::short(&s.commit, 7)),
+        updated = updated.as_deref().map(time).unwrap_or_default(),
+        // The name; the address on hover.
+        by = esc(e.deployed_by.as_deref().map_or("", |b| b.split(" <").next().unwrap_or(b))),
+        left_class = match left_class {
+            "" => String::new(),
+            class => format!(" class=\"{class}\""),
+        },
+    );
+}
+
+/// One app's release timelines: one table, a row group per environment.
+fn timeline(h: &mut String, app: &str, envs: &[&EnvOverview]) {
+    let with: Vec<&&EnvOverview> = envs.iter().filter(|e| !e.releases.is_empty()).collect();
     if with.is_empty() {
-        h.push_str("<p>None recorded.</p></section>\n");
+        let _ = writeln!(h, "<p class=\"muted\">No release of {} recorded.</p>", esc(app));
         return;
     }
-    // One table, a row group per environment: the header is written once, whatever their number.
-    h.push_str(
-        "<table id=\"timeline\"><caption>Each environment's releases, newest first</caption><thead><tr>\
-         <th scope=\"col\">Time</th><th scope=\"col\">Outcome</th><th scope=\"col\">Version</th>\
-         <th scope=\"col\">Commit</th><th scope=\"col\">By</th><th scope=\"col\">Code</th></tr></thead>\n",
+    let _ = writeln!(
+        h,
+        "<table class=\"timeline\"><caption>{}: releases of each environment, newest first</caption>\
+         <thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Outcome</th><th scope=\"col\">Version</th>\
+         <th scope=\"col\">Commit</th><th scope=\"col\">By</th><th scope=\"col\">Code</th></tr></thead>",
+        esc(app)
     );
     for e in with {
         let _ = writeln!(
             h,
-            "<tbody><tr><th colspan=\"6\" scope=\"rowgroup\">{} · {}</th></tr>",
-            esc(&e.stack.app),
-            esc(&e.stack.environment)
+            "<tbody data-env=\"{env}\"><tr><th colspan=\"6\" scope=\"rowgroup\">{env}</th></tr>",
+            env = esc(&e.stack.environment)
         );
         for r in &e.releases {
             let (outcome, class) = match (r.status, r.method) {
-                (ReleaseStatus::Deployed, ReleaseMethod::Hotswap) => ("hotswapped", "good"),
-                (ReleaseStatus::Deployed, _) => ("deployed", "good"),
-                (ReleaseStatus::VerifyFailed, _) => ("verify failed", "bad"),
-                (ReleaseStatus::Started, _) => ("started: outcome not recorded", "warn"),
-                (ReleaseStatus::Failed, _) => ("failed", "bad"),
-                (ReleaseStatus::NoChanges, _) => ("no changes", ""),
+                (ReleaseStatus::Deployed, ReleaseMethod::Hotswap) => ("hotswapped", ""),
+                (ReleaseStatus::Deployed, _) => ("deployed", ""),
+                (ReleaseStatus::VerifyFailed, _) => ("verify failed", " class=\"bad\""),
+                (ReleaseStatus::Started, _) => ("started: outcome not recorded", " class=\"warn\""),
+                (ReleaseStatus::Failed, _) => ("failed", " class=\"bad\""),
+                (ReleaseStatus::NoChanges, _) => ("no changes", " class=\"muted\""),
             };
             let outcome = match &r.rollback_of {
                 Some(of) => format!("{outcome}, rollback of {}", esc(of)),
@@ -291,18 +344,12 @@ fn releases(h: &mut String, o: &Overview) {
             let code: Vec<String> = r
                 .artifacts
                 .iter()
-                .map(|a| {
-                    format!(
-                        "{} <code>{}</code>",
-                        esc(&a.name),
-                        esc(&a.sha256[..a.sha256.len().min(12)])
-                    )
-                })
+                .map(|a| format!("{} {}", esc(&a.name), esc(&a.sha256[..a.sha256.len().min(12)])))
                 .collect();
             let by = r.deployed_by.git.as_deref().or(r.deployed_by.aws.as_deref()).unwrap_or("");
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td class=\"{class}\">{outcome}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td{class}>{outcome}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 time(&r.time),
                 esc(&r.version),
                 esc(jiti_core::git::short(&r.commit, 7)),
@@ -312,7 +359,7 @@ fn releases(h: &mut String, o: &Overview) {
         }
         h.push_str("</tbody>\n");
     }
-    h.push_str("</table></section>\n");
+    h.push_str("</table>\n");
 }
 
 fn collect(h: &mut String, o: &Overview) {
@@ -378,6 +425,68 @@ fn collect(h: &mut String, o: &Overview) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use jiti_core::inventory::{BranchPresence, EnvStack};
+    use jiti_core::overview::{EnvOverview, Overview};
+
+    /// The issue's scale: 2,000 environments of 50 apps with 3 releases each, names as long as
+    /// branch environments' are. The page must stay under 2 MB (its load time is measured by
+    /// `scripts/bench-report.py`, not here).
+    #[test]
+    fn a_page_of_two_thousand_environments_stays_under_two_megabytes() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
+        let release = |app: &str, env: &str, n: usize| -> jiti_core::ledger::Release {
+            serde_json::from_value(serde_json::json!({
+                "id": format!("17960000{n:05}-0123456789ab-0000beef"), "app": app,
+                "environment": env, "stack_name": format!("{app}-{env}"),
+                "version": format!("0.1.{n}"), "commit": "0123456789abcdef0123456789abcdef01234567",
+                "branch": "feature/x", "dirty": false, "template_hash": "h", "params": {},
+                "outputs": {}, "time": "2026-11-30T10:00:00.123Z",
+                "deployed_by": { "git": "Dev Eloper <dev@example.com>", "aws": null },
+                "status": "deployed", "rollback_of": null,
+                "artifacts": [{ "name": "api", "bucket": "b", "key": "k", "sha256": "a".repeat(64), "size": 1 }],
+            }))
+            .expect("a release")
+        };
+        let environments = (0..2000)
+            .map(|i| {
+                let (app, env) =
+                    (format!("app-{:03}", i % 50), format!("feature-branch-{i}-1a2b3c4d"));
+                EnvOverview {
+                    releases: (0..3).map(|n| release(&app, &env, n)).collect(),
+                    stack: EnvStack {
+                        stack_name: format!("{app}-{env}"),
+                        branch: format!("feature/branch-{i}"),
+                        protected: false,
+                        status: "UPDATE_COMPLETE".into(),
+                        version: "0.1.2".into(),
+                        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                        updated: Some(now),
+                        expires_at: Some(now + Duration::from_secs(86_400)),
+                        branch_presence: BranchPresence::Remote,
+                        hotswaps: 0,
+                        app,
+                        environment: env,
+                    },
+                    region: "eu-central-1".into(),
+                    deployed_by: Some("Dev Eloper <dev@example.com>".into()),
+                }
+            })
+            .collect();
+        let overview = Overview {
+            generated_at: humantime::format_rfc3339_seconds(now).to_string(),
+            environments,
+            gc: Default::default(),
+            totals: Default::default(),
+        };
+        let page = super::page(&overview);
+        assert!(page.len() < 2_000_000, "{} bytes", page.len());
+        assert_eq!(page.matches("<section class=\"app\"").count(), 50);
+        assert_eq!(page.matches("<tr data-state=\"live\">").count(), 2000);
+        assert_eq!(page.matches("<td>0.1.2</td>").count(), 2000 * 2, "rows and releases");
+    }
+
     #[test]
     fn text_is_escaped_for_content_and_attributes() {
         assert_eq!(

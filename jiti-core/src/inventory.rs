@@ -37,8 +37,9 @@ pub struct EnvStack {
     #[schemars(with = "Option<String>")]
     pub expires_at: Option<SystemTime>,
     pub branch_presence: BranchPresence,
-    /// Releases hotswapped since the last deploy attempt: read (one ledger listing per app) for
-    /// the checkout's own environment of each app that ships code; 0 elsewhere.
+    /// Releases hotswapped since the last deploy attempt, from the ledger's keys: `envs` reads
+    /// them for the checkout's own environment of each app that ships code, `report` for every
+    /// environment; 0 where not read.
     pub hotswaps: usize,
 }
 

@@ -25,6 +25,11 @@ pub fn artifacts_bucket(account: &str, region: &str) -> String {
     format!("{ARTIFACTS_BUCKET_PREFIX}{account}-{region}")
 }
 
+/// Where an app's releases are kept, every environment's: `releases/<app>/`.
+pub fn releases_of_app(app: &str) -> String {
+    format!("{RELEASES}{app}/")
+}
+
 /// Where an app's releases in an environment are kept: `releases/<app>/<env>/`.
 pub fn releases(app: &str, environment: &str) -> String {
     format!("{RELEASES}{app}/{environment}/")

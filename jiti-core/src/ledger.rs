@@ -216,23 +216,140 @@ pub async fn history<S: ReleaseStore>(
     limit: usize,
 ) -> Result<Vec<Release>, CloudError> {
     let keys = store.list_keys(&prefix(app, environment)).await?;
-    // Per id, the outcome's key wins over the start's.
-    let mut latest: BTreeMap<String, String> = BTreeMap::new();
-    for key in &keys {
-        let slot = latest.entry(id_of(key).to_owned()).or_insert_with(|| key.clone());
-        if key.ends_with(".done.json") {
-            *slot = key.clone();
-        }
-    }
     let mut out = Vec::new();
-    for key in latest.values().rev().take(limit) {
-        let body = store.get_object(key).await?;
-        let release: Release = serde_json::from_str(&body).map_err(|e| {
-            CloudError::other("S3.GetObject", format!("release record `{key}` is not valid: {e}"))
-        })?;
-        out.push(release);
+    for key in newest(&keys, limit) {
+        out.push(read(store, key).await?);
     }
     Ok(out)
+}
+
+/// The keys of the newest `limit` releases among one environment's ledger keys, newest first:
+/// per release, its outcome's key where one was recorded, else its start's.
+fn newest(keys: &[String], limit: usize) -> Vec<&String> {
+    let mut latest: BTreeMap<&str, &String> = BTreeMap::new();
+    for key in keys {
+        let slot = latest.entry(id_of(key)).or_insert(key);
+        if key.ends_with(".done.json") {
+            *slot = key;
+        }
+    }
+    latest.into_values().rev().take(limit).collect()
+}
+
+async fn read<S: ReleaseStore>(store: &S, key: &str) -> Result<Release, CloudError> {
+    let body = store.get_object(key).await?;
+    serde_json::from_str(&body).map_err(|e| {
+        CloudError::other("S3.GetObject", format!("release record `{key}` is not valid: {e}"))
+    })
+}
+
+/// From how many environments of one app on, [`histories`] lists the app's whole ledger (one
+/// call per 1,000 keys, whatever the number of environments) rather than each environment's (one
+/// call each). Below it, a long ledger of environments gone long ago would cost more to list
+/// than the few environments asked for.
+const LIST_APP_FROM: usize = 4;
+
+/// One environment's newest releases and its hotswaps since the last deploy, as
+/// [`histories`] reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvHistory {
+    /// Newest first, at most the limit asked for.
+    pub releases: Vec<Release>,
+    /// As [`hotswaps_listed`] counts them, from all the environment's keys.
+    pub hotswaps: usize,
+}
+
+/// The newest `limit` releases of each `(app, environment)` of `wanted`, read `jobs` at a time,
+/// with the ledger listed per app where an app has many environments ([`LIST_APP_FROM`]): what a
+/// report of thousands of environments reads without a listing per environment.
+pub async fn histories<S: ReleaseStore>(
+    store: &S,
+    wanted: &[(String, String)],
+    limit: usize,
+    jobs: usize,
+) -> Result<BTreeMap<(String, String), EnvHistory>, CloudError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let mut per_app: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (app, environment) in wanted {
+        per_app.entry(app).or_default().push(environment);
+    }
+    let prefixes: Vec<String> = per_app
+        .iter()
+        .flat_map(|(app, envs)| match envs.len() >= LIST_APP_FROM {
+            true => vec![crate::layout::releases_of_app(app)],
+            false => envs.iter().map(|env| prefix(app, env)).collect(),
+        })
+        .collect();
+    let listings: Vec<Vec<String>> = stream::iter(prefixes)
+        .map(|p| async move { store.list_keys(&p).await })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    let mut keys: BTreeMap<(String, String), Vec<String>> =
+        wanted.iter().map(|w| (w.clone(), Vec::new())).collect();
+    for (w, env_keys) in by_environment(listings.into_iter().flatten()) {
+        if let Some(slot) = keys.get_mut(&w) {
+            *slot = env_keys;
+        }
+    }
+    read_newest(store, keys, limit, jobs).await
+}
+
+/// Ledger keys (of any listing under `releases/`) grouped by `(app, environment)`.
+pub fn by_environment(
+    keys: impl IntoIterator<Item = String>,
+) -> BTreeMap<(String, String), Vec<String>> {
+    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for key in keys {
+        if let Some(w) = env_of(&key) {
+            out.entry(w).or_default().push(key);
+        }
+    }
+    out
+}
+
+/// Reads the newest `limit` releases of each environment from its listed keys, `jobs` at a time.
+pub async fn read_newest<S: ReleaseStore>(
+    store: &S,
+    keys: BTreeMap<(String, String), Vec<String>>,
+    limit: usize,
+    jobs: usize,
+) -> Result<BTreeMap<(String, String), EnvHistory>, CloudError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let reads: Vec<((String, String), usize, String)> = keys
+        .iter()
+        .flat_map(|(w, ks)| {
+            newest(ks, limit).into_iter().enumerate().map(|(n, k)| (w.clone(), n, k.clone()))
+        })
+        .collect();
+    let mut read: Vec<((String, String), usize, Release)> = stream::iter(reads)
+        .map(|(w, n, key)| async move { Ok::<_, CloudError>((w, n, read(store, &key).await?)) })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    // Back in the order of `newest`: newest first.
+    read.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut out: BTreeMap<(String, String), EnvHistory> = keys
+        .iter()
+        .map(|(w, ks)| {
+            (w.clone(), EnvHistory { releases: Vec::new(), hotswaps: hotswaps_in_keys(ks) })
+        })
+        .collect();
+    for (w, _, release) in read {
+        if let Some(h) = out.get_mut(&w) {
+            h.releases.push(release);
+        }
+    }
+    Ok(out)
+}
+
+/// The `(app, environment)` a ledger key belongs to: `releases/<app>/<env>/<file>`.
+fn env_of(key: &str) -> Option<(String, String)> {
+    let mut parts = key.strip_prefix(crate::layout::RELEASES)?.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(app), Some(env), Some(_), None) => Some((app.to_owned(), env.to_owned())),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +408,89 @@ mod tests {
             assert_eq!(hotswaps_in_keys(&keys), expected, "{keys:?}");
         }
         assert_eq!(id_of("releases/a/e/17-abc-01.hotswap.json"), "17-abc-01");
+    }
+
+    /// A ledger in memory that logs the calls made to it.
+    #[derive(Default)]
+    struct Memory {
+        objects: BTreeMap<String, String>,
+        calls: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl ReleaseStore for Memory {
+        async fn put_object(&self, _: &str, _: &str) -> Result<(), CloudError> {
+            unreachable!("the ledger is only read here")
+        }
+        async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, CloudError> {
+            self.calls.lock().unwrap().push(format!("list {prefix}"));
+            Ok(self.objects.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        }
+        async fn get_object(&self, key: &str) -> Result<String, CloudError> {
+            self.calls.lock().unwrap().push(format!("get {key}"));
+            self.objects.get(key).cloned().ok_or_else(|| CloudError::other("S3.GetObject", key))
+        }
+        async fn caller(&self) -> Result<String, CloudError> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn histories_list_per_app_when_environments_are_many_and_read_only_the_newest() {
+        use crate::testing::release;
+        let mut store = Memory::default();
+        let mut put = |app: &str, env: &str, id: &str, suffix: &str, method: ReleaseMethod| {
+            let r = Release {
+                app: app.into(),
+                environment: env.into(),
+                method,
+                ..release(id, "1", "c", ReleaseStatus::Deployed)
+            };
+            let key = format!("releases/{app}/{env}/{id}{suffix}");
+            store.objects.insert(key, serde_json::to_string(&r).unwrap());
+        };
+        // App `a`: 5 environments wanted, each with 3 deploys (start and outcome) then a
+        // hotswap; one environment gone long ago, not wanted. App `ab` shares `a`'s first letter.
+        // App `b`: one environment.
+        for env in ["e1", "e2", "e3", "e4", "e5", "gone"] {
+            for id in ["1", "2", "3"] {
+                put("a", env, id, ".json", ReleaseMethod::Deploy);
+                put("a", env, id, ".done.json", ReleaseMethod::Deploy);
+            }
+            put("a", env, "4", ".hotswap.json", ReleaseMethod::Hotswap);
+        }
+        put("ab", "e1", "1", ".json", ReleaseMethod::Deploy);
+        put("b", "x", "1", ".json", ReleaseMethod::Deploy);
+        let wanted: Vec<(String, String)> = ["e1", "e2", "e3", "e4", "e5"]
+            .iter()
+            .map(|e| ("a".to_owned(), (*e).to_owned()))
+            .chain([("b".to_owned(), "x".to_owned()), ("b".to_owned(), "new".to_owned())])
+            .collect();
+
+        let read = histories(&store, &wanted, 2, 3).await.unwrap();
+
+        let calls = store.calls.lock().unwrap().clone();
+        let mut lists: Vec<&String> = calls.iter().filter(|c| c.starts_with("list")).collect();
+        lists.sort();
+        // `a` listed once for its 5 environments; `b`'s two, each on its own.
+        assert_eq!(lists, ["list releases/a/", "list releases/b/new/", "list releases/b/x/"]);
+        let gets: std::collections::BTreeSet<&str> =
+            calls.iter().filter_map(|c| c.strip_prefix("get ")).collect();
+        // The newest 2 of each: the hotswap and the outcome of the deploy before it.
+        let mut expected: std::collections::BTreeSet<String> = ["e1", "e2", "e3", "e4", "e5"]
+            .iter()
+            .flat_map(|e| {
+                [format!("releases/a/{e}/4.hotswap.json"), format!("releases/a/{e}/3.done.json")]
+            })
+            .collect();
+        expected.insert("releases/b/x/1.json".into());
+        assert_eq!(gets, expected.iter().map(String::as_str).collect());
+        assert_eq!(read.len(), 7, "{:?}", read.keys());
+        let e1 = &read[&("a".to_owned(), "e1".to_owned())];
+        let ids: Vec<&str> = e1.releases.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["4", "3"], "newest first");
+        assert_eq!(e1.hotswaps, 1);
+        assert_eq!(read[&("b".to_owned(), "new".to_owned())], EnvHistory::default());
+        assert_eq!(read[&("b".to_owned(), "x".to_owned())].releases.len(), 1);
     }
 
     #[test]

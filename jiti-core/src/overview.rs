@@ -11,7 +11,7 @@ use crate::cloud::{CloudError, ReleaseStore};
 use crate::gc::Plan;
 use crate::gc::artifacts::ArtifactPlan;
 use crate::inventory::EnvStack;
-use crate::ledger::Release;
+use crate::ledger::{EnvHistory, Release};
 
 /// One environment of one app, with its releases (newest first).
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -53,22 +53,24 @@ pub struct Overview {
 }
 
 /// Puts the pieces together: `environments` as `inventory::environments` lists them, each with
-/// its stack's region (`regions`, by stack name) and its releases (`releases`, by app and
-/// environment); `builds` are the artifacts buckets' plans.
+/// its stack's region (`regions`, by stack name), its releases and hotswaps (`releases`, by app
+/// and environment); `builds` are the artifacts buckets' plans.
 pub fn assemble(
     now: SystemTime,
     environments: Vec<EnvStack>,
     regions: &BTreeMap<String, String>,
-    mut releases: BTreeMap<(String, String), Vec<Release>>,
+    mut releases: BTreeMap<(String, String), EnvHistory>,
     gc: Plan,
     builds: &[ArtifactPlan],
 ) -> Overview {
     let environments: Vec<EnvOverview> = environments
         .into_iter()
-        .map(|stack| {
-            let releases = releases
+        .map(|mut stack| {
+            let history = releases
                 .remove(&(stack.app.clone(), stack.environment.clone()))
                 .unwrap_or_default();
+            stack.hotswaps = history.hotswaps;
+            let releases = history.releases;
             let deployed_by = releases
                 .first()
                 .and_then(|r| r.deployed_by.git.clone().or_else(|| r.deployed_by.aws.clone()));
@@ -111,21 +113,98 @@ pub fn assemble(
     }
 }
 
-/// The newest `limit` releases of each `(store, app, environment)`, `jobs` environments at a time:
-/// each is a listing and a read per release, the bulk of a report's calls when environments are
-/// many, and the time goes to waiting on them.
+/// The newest `limit` releases of each environment, and its hotswaps since the last deploy:
+/// `wanted` holds each ledger (one per artifacts bucket) with the environments read from it. The
+/// bulk of a report's calls when environments are many: the ledger is listed per app, not per
+/// environment (see `ledger::histories`), and records are read `jobs` at a time.
 pub async fn releases<S: ReleaseStore>(
-    wanted: Vec<(&S, String, String)>,
+    wanted: Vec<(&S, Vec<(String, String)>)>,
     limit: usize,
     jobs: usize,
-) -> Result<BTreeMap<(String, String), Vec<Release>>, CloudError> {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
-    stream::iter(wanted)
-        .map(|(store, app, environment)| async move {
-            let read = crate::ledger::history(store, &app, &environment, limit).await?;
-            Ok::<_, CloudError>(((app, environment), read))
-        })
-        .buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await
+) -> Result<BTreeMap<(String, String), EnvHistory>, CloudError> {
+    let mut out = BTreeMap::new();
+    for (store, environments) in wanted {
+        out.extend(crate::ledger::histories(store, &environments, limit, jobs).await?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::BranchPresence;
+    use crate::ledger::{Deployer, ReleaseMethod, ReleaseStatus};
+    use crate::testing::release;
+
+    fn stack(app: &str, environment: &str, protected: bool, presence: BranchPresence) -> EnvStack {
+        EnvStack {
+            app: app.into(),
+            environment: environment.into(),
+            branch: environment.into(),
+            protected,
+            stack_name: format!("{app}-{environment}"),
+            status: "UPDATE_COMPLETE".into(),
+            version: "1.0.0".into(),
+            commit: "c".into(),
+            updated: None,
+            expires_at: None,
+            branch_presence: presence,
+            hotswaps: 0,
+        }
+    }
+
+    #[test]
+    fn each_environment_gets_its_releases_hotswaps_region_and_deployer() {
+        let hot = Release {
+            method: ReleaseMethod::Hotswap,
+            deployed_by: Deployer { git: None, aws: Some("arn:aws:iam::1:role/ci".into()) },
+            ..release("2", "1.0.1", "d", ReleaseStatus::Deployed)
+        };
+        let deployed = Release {
+            deployed_by: Deployer { git: Some("Ann <ann@example.com>".into()), aws: None },
+            ..release("1", "1.0.0", "c", ReleaseStatus::Deployed)
+        };
+        let releases = BTreeMap::from([(
+            ("orders".to_owned(), "production".to_owned()),
+            EnvHistory { releases: vec![hot, deployed], hotswaps: 1 },
+        )]);
+        let regions = BTreeMap::from([
+            ("orders-production".to_owned(), "eu-west-1".to_owned()),
+            ("billing-feature-x".to_owned(), "us-east-1".to_owned()),
+        ]);
+        let environments = vec![
+            stack("orders", "production", true, BranchPresence::LocalAndRemote),
+            stack("billing", "feature-x", false, BranchPresence::Gone),
+        ];
+        let o = assemble(
+            SystemTime::UNIX_EPOCH,
+            environments,
+            &regions,
+            releases,
+            Plan::default(),
+            &[],
+        );
+
+        let production = &o.environments[0];
+        assert_eq!(production.releases.len(), 2);
+        assert_eq!(production.stack.hotswaps, 1);
+        assert_eq!(production.region, "eu-west-1");
+        // The newest release's deployer: the AWS identity where git's is unknown.
+        assert_eq!(production.deployed_by.as_deref(), Some("arn:aws:iam::1:role/ci"));
+        let feature = &o.environments[1];
+        assert!(feature.releases.is_empty() && feature.deployed_by.is_none());
+        assert_eq!(
+            o.totals,
+            Totals {
+                apps: 2,
+                environments: 2,
+                stacks: 2,
+                protected: 1,
+                branch_gone: 1,
+                regions: vec!["eu-west-1".into(), "us-east-1".into()],
+                ..Totals::default()
+            }
+        );
+        assert_eq!(o.generated_at, "1970-01-01T00:00:00Z");
+    }
 }

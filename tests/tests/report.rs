@@ -181,6 +181,11 @@ fn the_report_shows_every_environment_its_releases_and_the_gc_plan_in_a_real_bro
         assert!(gc_table.contains(&format!("billing-{branch}")), "{branch} in the gc table");
     }
     assert!(dom.contains("rollback of "), "the rollback in the timeline");
+    // A section per app: its environments, then each one's releases.
+    for app in ["billing", "orders-api"] {
+        assert!(dom.contains(&format!("<section class=\"app\" data-app=\"{app}\"")), "{app}");
+    }
+    assert!(dom.contains("<tbody data-env=\"production\">"), "production's timeline");
     assert!(dom.contains("data-load-ms="), "the script ran");
     // Times shown in the reader's zone, the UTC value kept for hover.
     let shown = dom.split("<time datetime=\"").nth(1).expect("a time");

@@ -27,12 +27,20 @@ pub fn exec(args: ReportArgs, shell: &Shell) -> anyhow::Result<Exit> {
         let seen = gc::look(&project, &apis).await?;
         let all: Vec<_> = seen.stacks.values().flat_map(|m| m.values().cloned()).collect();
         let environments = jiti_core::inventory::environments(&project, &all, &branches);
-        let wanted: Vec<_> = environments
-            .iter()
-            .filter_map(|env| {
-                let api = apis.get(&jiti_core::stacks::target(project.app(&env.app)?))?;
-                Some((api, env.app.clone(), env.environment.clone()))
-            })
+        // Each environment read from the ledger of its app's account and region.
+        let mut per_target: BTreeMap<_, Vec<(String, String)>> = BTreeMap::new();
+        for env in &environments {
+            if let Some(app) = project.app(&env.app) {
+                let target = jiti_core::stacks::target(app);
+                per_target
+                    .entry(target)
+                    .or_default()
+                    .push((env.app.clone(), env.environment.clone()));
+            }
+        }
+        let wanted: Vec<_> = per_target
+            .into_iter()
+            .filter_map(|(target, envs)| Some((apis.get(&target)?, envs)))
             .collect();
         let releases = jiti_core::overview::releases(wanted, args.releases, args.jobs).await?;
         let mut builds = Vec::new();

@@ -3,7 +3,7 @@
 //! are older than a grace period (so that a deploy in flight, which uploads before it records its
 //! release, never loses its package). What is referenced is read again right before deleting.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use crate::cloud::{ArtifactStore, CloudError, ReleaseStore, StackApi, StackStatus, StoredObject};
@@ -77,6 +77,9 @@ pub fn plan(
     plan
 }
 
+/// How many ledger records are read at once.
+const READ_JOBS: usize = 16;
+
 /// The keys the last `keep` releases of each environment whose stack lives reference. An
 /// environment whose stack is gone protects nothing (its builds are collected after the grace).
 pub async fn referenced<A: StackApi + ReleaseStore>(
@@ -90,17 +93,12 @@ pub async fn referenced<A: StackApi + ReleaseStore>(
         .filter(|s| s.status != StackStatus::DeleteComplete)
         .map(|s| s.name)
         .collect();
-    // releases/<app>/<env>/<id>.json → (app, env)
-    let mut environments: BTreeMap<(String, String), ()> = BTreeMap::new();
-    for key in api.list_keys(layout::RELEASES).await? {
-        let mut parts = key.strip_prefix(layout::RELEASES).unwrap_or(&key).split('/');
-        if let (Some(app), Some(env), Some(_)) = (parts.next(), parts.next(), parts.next()) {
-            environments.insert((app.to_owned(), env.to_owned()), ());
-        }
-    }
+    // One listing of the whole ledger, then each environment's newest records.
+    let listed = crate::ledger::by_environment(api.list_keys(layout::RELEASES).await?);
+    let histories = crate::ledger::read_newest(api, listed, keep, READ_JOBS).await?;
     let mut keys = BTreeSet::new();
-    for (app, env) in environments.keys() {
-        let releases = crate::ledger::history(api, app, env, keep).await?;
+    for history in histories.values() {
+        let releases = &history.releases;
         if releases.iter().any(|r| live.contains(&r.stack_name)) {
             keys.extend(releases.iter().flat_map(|r| r.artifacts.iter().map(|a| a.key.clone())));
         }
