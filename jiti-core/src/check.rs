@@ -111,6 +111,16 @@ pub const CODES: &[(&str, &str, &str)] = &[
         "`DeletionPolicy`/`UpdateReplacePolicy: Retain` became `Delete` in an ephemeral environment",
     ),
     (
+        "log-group-owned",
+        "info",
+        "a log group was added for a Lambda function that had none, so its logs are tagged, expire and go with the stack (`[logs]`)",
+    ),
+    (
+        "log-group-left",
+        "info",
+        "a Lambda function's logging was left as written: Lambda will make its untagged `/aws/lambda/…` group",
+    ),
+    (
         "large-template",
         "info",
         "the template is over the 51,200 bytes CloudFormation takes inline: deploys upload it",
@@ -258,6 +268,13 @@ pub fn template_findings(app: &ResolvedApp, rendered: &Rendered) -> Vec<Finding>
             finding(Severity::Info, "retention-dropped", app, format!("`{}`: {} {} → Delete, so the ephemeral environment `{}` leaves nothing behind (keep it: `keep_retained = true` under [environments.ephemeral])", change.resource, change.attribute, change.from, rendered.environment.name)),
             &change.resource,
         ));
+    }
+    let added = rendered.logs.added.iter().map(|a| (&a.function, "log-group-owned", format!("`{}`: logs go to `{}`, added to the stack (events kept {} days; `[logs]` in jiti.toml sets it, `own = false` turns it off)", a.function, a.log_group, a.retention_days)));
+    let left = rendered.logs.left.iter().map(|l| {
+        (&l.function, "log-group-left", format!("`{}`: no log group added: {}", l.function, l.why))
+    });
+    for (function, code, message) in added.chain(left) {
+        out.push(at(finding(Severity::Info, code, app, message), function));
     }
     let count = |section: &str| t.section(section).count();
     for (section, n, limit) in [

@@ -1,5 +1,6 @@
 //! Rendering one app for its environment: Tera (strict) over the `infra/` folder → the template
-//! model → jiti tags on every resource → retention rewritten for ephemeral environments.
+//! model → a log group of its own for each Lambda function ([`logs`]) → jiti tags on every
+//! resource → retention rewritten for ephemeral environments.
 //! Needs no network.
 
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ pub struct Rendered {
     pub tags: TagReport,
     /// Policies rewritten to `Delete` because the environment is ephemeral.
     pub retention: Vec<RetentionChange>,
+    /// Log groups added for Lambda functions that had none, and functions left as they were.
+    pub logs: logs::Ownership,
     /// Secret values in the template (see [`crate::secrets`]): masked wherever it is written.
     pub secrets: Vec<String>,
     /// Outputs made from secret parameters: shown as `****` whatever their value.
@@ -266,6 +269,11 @@ pub fn render_app_with(
             location: Box::new(SourceLocation { rendered_line, source_line }),
         }
     })?;
+    // Before tags and retention: the added groups are tagged and judged like every resource.
+    let logs = match app.own_logs {
+        Some(days) => logs::own(&mut template.value, days),
+        None => logs::Ownership::default(),
+    };
     let tags = tagging::inject(&mut template.value, &project.tags(app)).map_err(|error| {
         RenderError::ReservedTag { app: app.name.clone(), file: template_file.clone(), error }
     })?;
@@ -293,6 +301,7 @@ pub fn render_app_with(
         template,
         tags,
         retention,
+        logs,
         secrets,
         secret_outputs,
     })
@@ -455,6 +464,7 @@ fn literal_match(pattern: &str, line: &str) -> Option<usize> {
 }
 
 mod dynamic_references;
+pub mod logs;
 pub use dynamic_references::protect_dynamic_references;
 
 #[cfg(test)]

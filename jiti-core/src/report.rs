@@ -134,6 +134,10 @@ pub struct RenderedApp {
     pub untaggable: Vec<Skipped>,
     pub not_injectable: Vec<Skipped>,
     pub retention_dropped: Vec<RetentionChange>,
+    /// Log groups added for Lambda functions that had none (`[logs]`).
+    pub log_groups_added: Vec<crate::render::logs::OwnedLogGroup>,
+    /// Functions whose logging was left as written, and why.
+    pub log_groups_left: Vec<crate::render::logs::LeftFunction>,
     /// `None` for an app without a region (render needs none).
     pub region: Option<String>,
     pub region_source: RegionSource,

@@ -205,6 +205,9 @@ pub struct ResolvedApp {
     pub depends_on: Vec<String>,
     /// Keep `Retain`/`Snapshot` policies in an ephemeral environment.
     pub keep_retained: bool,
+    /// The log groups `render` adds for Lambda functions without one: `None` when `[logs] own =
+    /// false`, else their retention in days in this environment.
+    pub own_logs: Option<u16>,
     pub ttl: Option<Duration>,
     /// `[hooks] verify` and its time limit.
     pub verify: Option<(String, Duration)>,
@@ -467,6 +470,7 @@ pub(crate) fn resolve_app(
     }
     let mut params = config.params.clone();
     merge_params(&mut params, overrides);
+    let ephemeral_env = environment.ephemeral();
     let prefix = config.app.stack_prefix.as_ref().map(|p| p.as_str()).unwrap_or("");
     Ok(ResolvedApp {
         name: source.name.clone(),
@@ -500,6 +504,7 @@ pub(crate) fn resolve_app(
         user_tags: config.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         depends_on: config.app.depends_on.iter().map(ToString::to_string).collect(),
         keep_retained: ephemeral.keep_retained,
+        own_logs: own_logs(&config.logs, ephemeral_env),
         ttl: ephemeral.ttl.map(|t| t.0),
         verify: config
             .hooks
@@ -540,6 +545,16 @@ pub(crate) fn resolve_app(
 }
 
 /// Overrides win key by key; tables merge deeply, so an environment can change one nested value.
+/// Days a function's added log group keeps events here, unless `[logs] own = false`: shorter in
+/// branch environments, whose logs matter for days, not months.
+fn own_logs(logs: &crate::config::LogsConfig, ephemeral: bool) -> Option<u16> {
+    let days = match ephemeral {
+        true => logs.ephemeral_retention_days.map_or(7, |d| d.0),
+        false => logs.retention_days.map_or(30, |d| d.0),
+    };
+    logs.own.unwrap_or(true).then_some(days)
+}
+
 pub fn merge_params(base: &mut Params, overrides: &Params) {
     for (key, value) in overrides {
         match (base.get_mut(key), value) {

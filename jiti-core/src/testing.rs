@@ -366,6 +366,7 @@ pub(crate) fn project(dir: &std::path::Path) -> Project {
         user_tags: Vec::new(),
         depends_on: Vec::new(),
         keep_retained: false,
+        own_logs: Some(7),
         ttl: None,
         verify: None,
         sources: None,

@@ -1,7 +1,8 @@
 """The differential oracle of tests/tests/corpus.rs: each template as cfn-lint decodes it (the way
 CloudFormation reads YAML 1.1) against cargo-jiti's rendering of it, cargo-jiti's own additions set
-aside (its tags, and retention policies it rewrote to Delete). Reads [[name, original, rendered],
-...] on stdin; prints {name: [difference, ...]} for the templates that differ."""
+aside (its tags, retention policies it rewrote to Delete, and the log groups it added for functions,
+with the function's `LoggingConfig.LogGroup` naming them). Reads [[name, original, rendered,
+[[function, log group], ...]], ...] on stdin; prints {name: [difference, ...]} for the templates that differ."""
 
 import json
 import sys
@@ -83,7 +84,7 @@ def compare(original, rendered, path, out):
 
 def main():
     differences = {}
-    for name, original_file, rendered_file in json.load(sys.stdin):
+    for name, original_file, rendered_file, added in json.load(sys.stdin):
         original, matches = decode(original_file)
         if original is None:
             differences[name] = [f"cfn-lint cannot decode it: {[str(m) for m in matches]}"]
@@ -92,6 +93,17 @@ def main():
         with open(rendered_file, encoding="utf-8") as f:
             rendered = strip_jiti_tags(json.load(f))
         originals = dict(resources(original.get("Resources")))
+        found = []
+        for function, group in added:
+            section = rendered.get("Resources", {})
+            removed = section.pop(group, None)
+            if not isinstance(removed, dict) or removed.get("Type") != "AWS::Logs::LogGroup":
+                found.append(f"/Resources/{group}: not the log group added for {function}: {removed}")
+            logging = section.get(function, {}).get("Properties", {}).get("LoggingConfig", {})
+            if logging.pop("LogGroup", None) != {"Ref": group}:
+                found.append(f"/Resources/{function}: its LoggingConfig.LogGroup is not {group}")
+            if not logging and "LoggingConfig" not in (originals.get(function, {}).get("Properties") or {}):
+                section[function]["Properties"].pop("LoggingConfig")
         for rid, resource in resources(rendered.get("Resources")):
             before = originals.get(rid)
             if isinstance(before, dict) and isinstance(resource, dict):
@@ -101,7 +113,6 @@ def main():
                             resource[attribute] = before[attribute]
                         else:
                             del resource[attribute]
-        found = []
         compare(original, rendered, "", found)
         if found:
             differences[name] = found

@@ -6,7 +6,8 @@
 //! - the built-in policy refuses only templates that really weaken an AWS default (listed);
 //! - resources of `Fn::ForEach` loops are tagged;
 //! - differential: each rendering equals the original as cfn-lint's decoder reads it (the YAML 1.1
-//!   CloudFormation reads), cargo-jiti's tags and retention rewrites set aside.
+//!   CloudFormation reads), cargo-jiti's tags, retention rewrites and functions' log groups set aside;
+//! - every Lambda function logs to a group of its own stack, tagged, but where its author wired it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -198,6 +199,22 @@ fn public_templates_render_and_lint_as_written() {
         })
         .collect();
     assert_eq!(rendered.len(), rendered_apps.len());
+    // Each app's log groups added for its functions: (function, log group) by app.
+    let added: BTreeMap<String, Vec<(String, String)>> = render["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .map(|a| {
+            let pairs = a["log_groups_added"].as_array().expect("log_groups_added").iter();
+            let pairs = pairs.map(|g| {
+                (
+                    g["function"].as_str().expect("function").to_owned(),
+                    g["log_group"].as_str().expect("id").to_owned(),
+                )
+            });
+            (a["app"].as_str().expect("app").to_owned(), pairs.collect())
+        })
+        .collect();
     let loop_resources: usize = render["apps"]
         .as_array()
         .expect("apps")
@@ -254,14 +271,61 @@ fn public_templates_render_and_lint_as_written() {
         "{tagged_in_loops} of {loop_resources}"
     );
 
-    // 5. Differential: the rendering is the template as CloudFormation's YAML reader sees it.
-    let pairs: Vec<(String, String, String)> = rendered_apps
+    // 5. Functions' logs: every function of a rendering logs to a group of its stack (one added,
+    // tagged, with the branch environment's retention), but those whose author wired logging.
+    let (mut functions, mut owned, mut wired) = (0, 0, Vec::new());
+    for (name, path) in &rendered {
+        let template =
+            jiti_core::template::Template::parse(&std::fs::read_to_string(path).expect("read"))
+                .expect("a template");
+        let resources: BTreeMap<&String, &serde_json::Value> = template.resources().collect();
+        let of_app: BTreeMap<&str, &str> =
+            added[name].iter().map(|(f, g)| (f.as_str(), g.as_str())).collect();
+        for (id, r) in &resources {
+            let kind = r["Type"].as_str().unwrap_or_default();
+            if !["AWS::Lambda::Function", "AWS::Serverless::Function"].contains(&kind) {
+                continue;
+            }
+            functions += 1;
+            let source = &by_name[name.as_str()].source;
+            let Some(group) = of_app.get(id.as_str()) else {
+                wired.push(format!("{source}: {id}"));
+                continue;
+            };
+            owned += 1;
+            assert_eq!(
+                r["Properties"]["LoggingConfig"]["LogGroup"],
+                serde_json::json!({ "Ref": group }),
+                "{source}: {id}"
+            );
+            let g = resources[&group.to_string()];
+            assert_eq!(g["Type"], "AWS::Logs::LogGroup", "{source}: {group}");
+            assert_eq!(g["Properties"]["RetentionInDays"], 7, "{source}: {group}");
+            let tags = g["Properties"]["Tags"].to_string();
+            assert!(
+                tags.contains("jiti:app") && tags.contains("jiti:branch"),
+                "{source}: {group}: {tags}"
+            );
+        }
+    }
+    eprintln!(
+        "Lambda functions: {functions}; given a log group of their stack: {owned}; left as written: {}",
+        wired.len()
+    );
+    for w in &wired {
+        eprintln!("  left: {w}");
+    }
+    assert!(owned >= 10, "{owned} of {functions}");
+
+    // 6. Differential: the rendering is the template as CloudFormation's YAML reader sees it.
+    let pairs: Vec<(String, String, String, &Vec<(String, String)>)> = rendered_apps
         .iter()
         .map(|a| {
             (
                 a.source.clone(),
                 a.original.to_string_lossy().into_owned(),
                 rendered[&a.name].to_string_lossy().into_owned(),
+                &added[&a.name],
             )
         })
         .collect();

@@ -49,6 +49,8 @@ pub fn exec(args: RenderArgs, shell: &Shell) -> anyhow::Result<Exit> {
             untaggable: r.tags.untaggable.clone(),
             not_injectable: r.tags.not_injectable.clone(),
             retention_dropped: r.retention.clone(),
+            log_groups_added: r.logs.added.clone(),
+            log_groups_left: r.logs.left.clone(),
             region: app.map(|a| a.region.clone()).filter(|r| !r.is_empty()),
             region_source: app
                 .map_or(jiti_core::resolve::RegionSource::Unknown, |a| a.region_source.clone()),
@@ -101,5 +103,15 @@ fn print_human(shell: &Shell, r: &Rendered, summary: &RenderedApp, root: &std::p
             "{:>12} {NOTE}note{NOTE:#}: `{}` {} {} → Delete (ephemeral environment)",
             "", c.resource, c.attribute, c.from
         );
+    }
+    for a in &summary.log_groups_added {
+        let _ = writeln!(
+            err,
+            "{:>12} {NOTE}note{NOTE:#}: `{}` logs to `{}`, added to the stack ({} days)",
+            "", a.function, a.log_group, a.retention_days
+        );
+    }
+    for l in &summary.log_groups_left {
+        let _ = writeln!(err, "{:>12} {NOTE}note{NOTE:#}: `{}`: {}", "", l.function, l.why);
     }
 }
