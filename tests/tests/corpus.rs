@@ -318,7 +318,7 @@ fn public_templates_render_and_lint_as_written() {
     assert!(owned >= 10, "{owned} of {functions}");
 
     // 6. Differential: the rendering is the template as CloudFormation's YAML reader sees it.
-    let pairs: Vec<(String, String, String, &Vec<(String, String)>)> = rendered_apps
+    let pairs: Vec<_> = rendered_apps
         .iter()
         .map(|a| {
             (
