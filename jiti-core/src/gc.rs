@@ -8,10 +8,12 @@
 //! exists before CloudFormation creates its first resource, so a deploy racing the pass can never
 //! make its fresh resources look orphaned.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use crate::cloud::{CloudError, Deletable, ResourceApi, Stack, StackApi, TaggedResource, Target};
+use crate::cloud::{
+    CloudError, Deletable, ReleaseStore, ResourceApi, Stack, StackApi, TaggedResource, Target,
+};
 use crate::git::BranchKnowledge;
 use crate::resolve::Project;
 use crate::stacks::{self, KEY_EXPIRES_AT};
@@ -83,6 +85,9 @@ pub enum Owner {
     /// A stack of that name exists, but CloudFormation's own tag says the resource was made by an
     /// earlier stack of the name, which is gone.
     EarlierStack { stack_name: String, stack_id: String },
+    /// A log group Lambda made (untagged) for a function of this stack, an environment the
+    /// release ledger records for the app, which is gone (see `gc::lambda_logs`).
+    LambdaLogs { stack_name: String },
 }
 
 impl Owner {
@@ -90,7 +95,8 @@ impl Owner {
         match self {
             Owner::StackGone { stack_name }
             | Owner::StackCollected { stack_name }
-            | Owner::EarlierStack { stack_name, .. } => stack_name,
+            | Owner::EarlierStack { stack_name, .. }
+            | Owner::LambdaLogs { stack_name } => stack_name,
         }
     }
 }
@@ -157,37 +163,52 @@ pub enum GcError {
 }
 
 /// What one pass sees of the account: per target, the resources tagged for the workspace's apps
-/// (listed first) and then the stacks.
+/// and Lambda's log groups (listed first), then the stacks, then (only when a log group needs it)
+/// the environments the release ledger records.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
     pub resources: BTreeMap<Target, Vec<TaggedResource>>,
+    /// `/aws/lambda/…` log groups, (name, ARN).
+    pub lambda_logs: BTreeMap<Target, Vec<(String, String)>>,
     pub stacks: stacks::Stacks,
+    /// (app, environment) of every release recorded.
+    pub ledger: BTreeMap<Target, BTreeSet<(String, String)>>,
 }
 
 /// Lists what a pass judges: for each target, its apps' tagged resources (one paginated query per
-/// 20 apps), then its stacks (one paginated listing).
-pub async fn look<A: StackApi + ResourceApi>(
+/// 20 apps) and Lambda's log groups (one page per 50), then its stacks (one paginated listing),
+/// then the ledger's keys where a log group no stack explains may be an environment's.
+pub async fn look<A: StackApi + ResourceApi + ReleaseStore>(
     project: &Project,
     apis: &BTreeMap<Target, A>,
 ) -> Result<Seen, CloudError> {
     let mut seen = Seen::default();
+    let apps_of = |t: &Target| -> Vec<&crate::resolve::ResolvedApp> {
+        project.apps.iter().filter(|a| stacks::targets(a).contains(t)).collect()
+    };
     for (t, api) in apis {
-        let apps: Vec<String> = project
-            .apps
-            .iter()
-            .filter(|a| stacks::targets(a).contains(t))
-            .map(|a| a.name.clone())
-            .collect();
-        seen.resources.insert(
-            t.clone(),
-            if apps.is_empty() { Vec::new() } else { api.tagged_resources(KEY_APP, &apps).await? },
-        );
+        let apps: Vec<String> = apps_of(t).iter().map(|a| a.name.clone()).collect();
+        if apps.is_empty() {
+            continue;
+        }
+        seen.resources.insert(t.clone(), api.tagged_resources(KEY_APP, &apps).await?);
+        seen.lambda_logs.insert(t.clone(), api.log_groups(lambda_logs::PREFIX).await?);
     }
     for (t, api) in apis {
         seen.stacks.insert(
             t.clone(),
             api.list_stacks().await?.into_iter().map(|s| (s.name.clone(), s)).collect(),
         );
+    }
+    for (t, api) in apis {
+        let live: BTreeSet<&str> =
+            seen.stacks.get(t).map(|s| s.keys().map(String::as_str).collect()).unwrap_or_default();
+        let logs = seen.lambda_logs.get(t).map(Vec::as_slice).unwrap_or_default();
+        if !lambda_logs::unexplained(logs, &live, &apps_of(t)).is_empty() {
+            let keys = api.list_keys(crate::layout::RELEASES).await?;
+            seen.ledger
+                .insert(t.clone(), crate::ledger::by_environment(keys).into_keys().collect());
+        }
     }
     // A bucket's ARN names no region, and a Tagging API may list buckets of every region: a bucket
     // whose stack is not in this region's listing is judged here only if it lives here, never
@@ -242,6 +263,7 @@ pub fn plan(
     )?;
     keep_what_dependents_need(project, seen, &mut plan);
     plan_resources(project, seen, options, &mut plan);
+    lambda_logs::plan(project, seen, options.app.as_deref(), &mut plan);
     Ok(plan)
 }
 
@@ -491,6 +513,7 @@ fn plan_stacks<'a>(
 
 pub mod artifacts;
 mod execute;
+mod lambda_logs;
 pub use execute::{Done, Judge, Removed, execute, failures};
 
 #[cfg(test)]

@@ -504,7 +504,7 @@ pub(crate) fn resolve_app(
         user_tags: config.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         depends_on: config.app.depends_on.iter().map(ToString::to_string).collect(),
         keep_retained: ephemeral.keep_retained,
-        own_logs: own_logs(&config.logs, ephemeral_env),
+        own_logs: config.logs.own_logs(ephemeral_env),
         ttl: ephemeral.ttl.map(|t| t.0),
         verify: config
             .hooks
@@ -545,16 +545,6 @@ pub(crate) fn resolve_app(
 }
 
 /// Overrides win key by key; tables merge deeply, so an environment can change one nested value.
-/// Days a function's added log group keeps events here, unless `[logs] own = false`: shorter in
-/// branch environments, whose logs matter for days, not months.
-fn own_logs(logs: &crate::config::LogsConfig, ephemeral: bool) -> Option<u16> {
-    let days = match ephemeral {
-        true => logs.ephemeral_retention_days.map_or(7, |d| d.0),
-        false => logs.retention_days.map_or(30, |d| d.0),
-    };
-    logs.own.unwrap_or(true).then_some(days)
-}
-
 pub fn merge_params(base: &mut Params, overrides: &Params) {
     for (key, value) in overrides {
         match (base.get_mut(key), value) {

@@ -110,9 +110,11 @@ fn gc_removes_exactly_the_environments_nobody_owns() {
         ("orders-api-gone-2".into(), "branch-gone".into()),
     ];
     assert_eq!(planned(&dry), expected, "{dry:#}");
-    // One tagging query and one stack listing; for old builds, the bucket's name (STS) and one
+    // One tagging query, one page of Lambda's log groups and one stack listing (no log group
+    // here: the ledger is not listed for them); for old builds, the bucket's name (STS) and one
     // listing of `artifacts/` (every build is younger than a day: the ledger is not read).
-    assert_eq!(dry["api_calls"]["total"], 4, "{}", dry["api_calls"]);
+    assert_eq!(dry["api_calls"]["total"], 5, "{}", dry["api_calls"]);
+    assert_eq!(dry["api_calls"]["by_operation"]["CloudWatch Logs.DescribeLogGroups"]["calls"], 1);
     // orders-api depends on billing: its stacks go first.
     let order: Vec<&str> = dry["plan"]["collect"]
         .as_array()

@@ -383,13 +383,15 @@ fn collect_the_account(moto: &Moto, endpoint: &str, suffix: &str) {
         ["arn:aws:ssm:us-east-1:123456789012:parameter/shop/inventory/production/url"]
     );
     // Cost of a dry run: one stack listing (67 stacks, moto's pages of 50), one tagging query
-    // (about 85 resources, stacks included, in pages of up to 500 tags), and the region of each
+    // (about 85 resources, stacks included, in pages of up to 500 tags), one page of Lambda's
+    // log groups (none here, so the ledger is not listed for them), and the region of each
     // bucket whose stack is not in the listing (one: the versioned orphan; the others' stacks are
     // listed, so they are judged here without asking); for old builds, the artifacts bucket's name
     // (STS) and one listing of `artifacts/` (there is no bucket: nothing more).
     let calls = &dry["api_calls"]["by_operation"];
     let operations = [
         "CloudFormation.DescribeStacks",
+        "CloudWatch Logs.DescribeLogGroups",
         "Resource Groups Tagging API.GetResources",
         "S3.GetBucketLocation",
         "S3.ListObjectsV2",
@@ -402,7 +404,7 @@ fn collect_the_account(moto: &Moto, endpoint: &str, suffix: &str) {
     );
     assert_eq!(
         operations.map(|o| calls[o]["calls"].as_u64()),
-        [Some(2), Some(1), Some(1), Some(1), Some(1)],
+        [Some(2), Some(1), Some(1), Some(1), Some(1), Some(1)],
         "{calls:#}"
     );
     // Dependents go first: orders-api imports from billing.

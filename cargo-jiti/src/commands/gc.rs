@@ -128,6 +128,9 @@ pub fn print(shell: &Shell, report: &GcReport, grace: std::time::Duration) -> an
             Owner::EarlierStack { stack_name, stack_id } => {
                 format!("orphan of an earlier stack {stack_name} ({stack_id})")
             }
+            Owner::LambdaLogs { stack_name } => {
+                format!("made by Lambda (untagged) for a function of stack {stack_name} (gone)")
+            }
         };
         let removed = report.removed.iter().find(|r| r.arn == o.arn);
         let kept = removed.and_then(|r| r.kept.clone());

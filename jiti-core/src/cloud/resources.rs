@@ -130,6 +130,11 @@ pub trait ResourceApi: Send + Sync {
         what: &Deletable,
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<Removal, CloudError>> + Send;
+    /// The log groups whose name starts with `prefix`, as (name, ARN) (all pages).
+    fn log_groups(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, CloudError>> + Send;
     /// The region a bucket lives in (`None`: gone, or not told).
     fn bucket_region(
         &self,
@@ -184,6 +189,26 @@ impl ResourceApi for Aws {
             Ok::<_, CloudError>(out)
         });
         Ok(futures_util::future::try_join_all(queries).await?.into_iter().flatten().collect())
+    }
+
+    async fn log_groups(&self, prefix: &str) -> Result<Vec<(String, String)>, CloudError> {
+        let mut pages = self
+            .clients()
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("Logs.DescribeLogGroups", e))?;
+            out.extend(
+                page.log_groups()
+                    .iter()
+                    .filter_map(|g| Some((g.log_group_name()?.to_owned(), g.arn()?.to_owned()))),
+            );
+        }
+        Ok(out)
     }
 
     async fn bucket_region(&self, bucket: &str) -> Result<Option<String>, CloudError> {

@@ -18,6 +18,19 @@ pub struct LogsConfig {
     pub ephemeral_retention_days: Option<RetentionDays>,
 }
 
+impl LogsConfig {
+    /// Days a function's added log group keeps events in a branch (`ephemeral`) or protected
+    /// environment, or `None` with `own = false`: shorter in branch environments, whose logs
+    /// matter for days, not months.
+    pub fn own_logs(&self, ephemeral: bool) -> Option<u16> {
+        let days = match ephemeral {
+            true => self.ephemeral_retention_days.map_or(7, |d| d.0),
+            false => self.retention_days.map_or(30, |d| d.0),
+        };
+        self.own.unwrap_or(true).then_some(days)
+    }
+}
+
 /// The retention CloudWatch Logs accepts (`RetentionInDays`).
 pub const RETENTION_DAYS: &[u16] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,

@@ -83,3 +83,34 @@ fn ttl_parses_human_durations() {
     assert!(e.contains("longer than a year"), "{e}");
     assert!("366d".parse::<Ttl>().is_ok());
 }
+
+#[test]
+fn log_retention_is_one_cloudwatch_accepts_and_says_the_nearest() {
+    let c = parse(
+        "[logs]\nown = false\nretention_days = 90\nephemeral_retention_days = 3\n",
+        Path::new("jiti.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.logs.own, Some(false));
+    assert_eq!(c.logs.retention_days, Some(RetentionDays(90)));
+    assert_eq!(c.logs.ephemeral_retention_days, Some(RetentionDays(3)));
+    let e = err("[logs]\nretention_days = 10\n");
+    assert!(e.starts_with("infra/jiti.toml:2:18:"), "{e}");
+    assert!(e.contains("not 10: try 7"), "{e}");
+    let e = err("[logs]\nretain = 10\n");
+    assert!(e.contains(":2:1:") && e.contains("unknown field `retain`"), "{e}");
+}
+
+#[test]
+fn functions_logs_are_kept_shorter_in_branch_environments_unless_turned_off() {
+    let default = LogsConfig::default();
+    assert_eq!((default.own_logs(true), default.own_logs(false)), (Some(7), Some(30)));
+    let set = LogsConfig {
+        own: None,
+        retention_days: Some(RetentionDays(365)),
+        ephemeral_retention_days: Some(RetentionDays(1)),
+    };
+    assert_eq!((set.own_logs(true), set.own_logs(false)), (Some(1), Some(365)));
+    let off = LogsConfig { own: Some(false), ..set };
+    assert_eq!((off.own_logs(true), off.own_logs(false)), (None, None));
+}

@@ -29,6 +29,19 @@ fn stack(name: &str, branch: &str) -> Stack {
     }
 }
 
+/// What a clone with one branch, `feature/live`, and remote-tracking refs knows.
+fn live_branch_only() -> BranchKnowledge {
+    BranchKnowledge {
+        branches: Branches {
+            local: ["feature/live".to_owned()].into(),
+            remote: Default::default(),
+            has_remote_refs: true,
+        },
+        incomplete: None,
+        last_fetch: None,
+    }
+}
+
 #[test]
 fn resources_are_orphans_only_without_their_stack_and_never_of_a_protected_environment() {
     let dir = tempfile::tempdir().unwrap();
@@ -78,16 +91,9 @@ fn resources_are_orphans_only_without_their_stack_and_never_of_a_protected_envir
                 .collect(),
         )]
         .into(),
+        ..Seen::default()
     };
-    let knowledge = BranchKnowledge {
-        branches: Branches {
-            local: ["feature/live".to_owned()].into(),
-            remote: Default::default(),
-            has_remote_refs: true,
-        },
-        incomplete: None,
-        last_fetch: None,
-    };
+    let knowledge = live_branch_only();
     let plan = plan(&project, &seen, &knowledge, &GcOptions::default()).unwrap();
     let got: Vec<(&str, &Owner, bool)> =
         plan.resources.iter().map(|o| (o.arn.as_str(), &o.owner, o.delete.is_some())).collect();
@@ -120,4 +126,83 @@ fn resources_are_orphans_only_without_their_stack_and_never_of_a_protected_envir
             "arn:aws:dynamodb:us-east-1:1:table/prod-by-stack"
         ]
     );
+}
+
+#[test]
+fn lambdas_log_groups_are_collected_only_for_recorded_environments_whose_stack_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = crate::testing::project(dir.path());
+    let t = stacks::target(&project.apps[0]);
+    let group = |function: &str| {
+        let name = format!("/aws/lambda/{function}");
+        (name.clone(), format!("arn:aws:logs:us-east-1:1:log-group:{name}:*"))
+    };
+    let logs = vec![
+        group("queue-gone-Api-AAA"),
+        group("queue-live-Api-BBB"),
+        group("queue-dead-Api-CCC"),
+        group("queue-production-Api-DDD"),
+        group("queue-unrecorded-Api-EEE"),
+        group("billing-gone-Api-FFF"),
+        // Another tool's live stack whose name starts like one of ours.
+        group("queue-gone-extra-Api-GGG"),
+        group("queue-gonezo-Api-HHH"),
+    ];
+    let mut other = stack("queue-gone-extra", "x");
+    other.tags.clear();
+    let recorded = ["gone", "live", "dead", "production"]
+        .map(|e| ("queue".to_owned(), e.to_owned()))
+        .into_iter()
+        .chain([("billing".to_owned(), "gone".to_owned())])
+        .collect();
+    let seen = Seen {
+        lambda_logs: [(t.clone(), logs.clone())].into(),
+        stacks: [(
+            t.clone(),
+            [stack("queue-live", "feature/live"), stack("queue-dead", "feature/dead"), other]
+                .into_iter()
+                .map(|s| (s.name.clone(), s))
+                .collect(),
+        )]
+        .into(),
+        ledger: [(t.clone(), recorded)].into(),
+        ..Seen::default()
+    };
+    // Only groups no stack explains and named like this workspace's stacks make the ledger read.
+    let live: BTreeSet<&str> = ["queue-live", "queue-dead", "queue-gone-extra"].into();
+    let apps: Vec<&crate::resolve::ResolvedApp> = project.apps.iter().collect();
+    let unexplained: Vec<&str> = lambda_logs::unexplained(&logs, &live, &apps)
+        .into_iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(
+        unexplained,
+        [
+            "/aws/lambda/queue-gone-Api-AAA",
+            "/aws/lambda/queue-production-Api-DDD",
+            "/aws/lambda/queue-unrecorded-Api-EEE",
+            "/aws/lambda/queue-gonezo-Api-HHH"
+        ]
+    );
+
+    let knowledge = live_branch_only();
+    let plan = plan(&project, &seen, &knowledge, &GcOptions::default()).unwrap();
+    let got: Vec<(&str, &Owner)> =
+        plan.resources.iter().map(|o| (o.arn.as_str(), &o.owner)).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/queue-dead-Api-CCC:*",
+                &Owner::StackCollected { stack_name: "queue-dead".into() }
+            ),
+            (
+                "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/queue-gone-Api-AAA:*",
+                &Owner::LambdaLogs { stack_name: "queue-gone".into() }
+            ),
+        ]
+    );
+    assert!(plan.resources.iter().all(|o| matches!(o.delete, Some(Deletable::LogGroup { .. }))));
+    let kept: Vec<&str> = plan.kept_resources.iter().map(|k| k.arn.as_str()).collect();
+    assert_eq!(kept, ["arn:aws:logs:us-east-1:1:log-group:/aws/lambda/queue-production-Api-DDD:*"]);
 }
