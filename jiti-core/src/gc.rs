@@ -173,6 +173,8 @@ pub struct Seen {
     pub stacks: stacks::Stacks,
     /// (app, environment) of every release recorded.
     pub ledger: BTreeMap<Target, BTreeSet<(String, String)>>,
+    /// What the look could not see, for the plan's notes.
+    pub notes: Vec<String>,
 }
 
 /// Lists what a pass judges: for each target, its apps' tagged resources (one paginated query per
@@ -192,7 +194,18 @@ pub async fn look<A: StackApi + ResourceApi + ReleaseStore>(
             continue;
         }
         seen.resources.insert(t.clone(), api.tagged_resources(KEY_APP, &apps).await?);
-        seen.lambda_logs.insert(t.clone(), api.log_groups(lambda_logs::PREFIX).await?);
+        // A role made before gc looked at Lambda's groups may not list them: the rest of the
+        // pass stands without them.
+        match api.log_groups(lambda_logs::PREFIX).await {
+            Ok(groups) => {
+                seen.lambda_logs.insert(t.clone(), groups);
+            }
+            Err(e) if e.is_access_denied() => seen.notes.push(format!(
+                "Lambda's log groups in {} not looked at: {e} (allow logs:DescribeLogGroups; `cargo jiti iam-policy` prints the policy)",
+                t.region
+            )),
+            Err(e) => return Err(e),
+        }
     }
     for (t, api) in apis {
         seen.stacks.insert(
@@ -264,6 +277,7 @@ pub fn plan(
     keep_what_dependents_need(project, seen, &mut plan);
     plan_resources(project, seen, options, &mut plan);
     lambda_logs::plan(project, seen, options.app.as_deref(), &mut plan);
+    plan.notes.extend(seen.notes.iter().cloned());
     Ok(plan)
 }
 

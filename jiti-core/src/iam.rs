@@ -84,9 +84,10 @@ pub fn policy(
             ],
             "Resource": [format!("arn:aws:cloudformation:{region}:{account}:stack/{stacks}/*"), format!("arn:aws:cloudformation:{region}:{account}:changeSet/jiti-*/*")]
         }),
-        // Listing stacks (one DescribeStacks for all) and finding resources by tag (gc) cannot be
-        // confined to resources: both answer with what the caller may see, and change nothing.
-        json!({"Sid": "ListStacksAndTaggedResources", "Effect": "Allow", "Action": ["cloudformation:DescribeStacks", "tag:GetResources"], "Resource": "*"}),
+        // Listing stacks (one DescribeStacks for all), finding resources by tag and Lambda's log
+        // groups (gc) cannot be confined to resources: they answer with what the caller may see,
+        // and change nothing.
+        json!({"Sid": "ListStacksAndTaggedResources", "Effect": "Allow", "Action": ["cloudformation:DescribeStacks", "tag:GetResources", "logs:DescribeLogGroups"], "Resource": "*"}),
         json!({
             "Sid": "ReleaseLedger",
             "Effect": "Allow",
@@ -99,6 +100,13 @@ pub fn policy(
             "Action": "s3:ListBucket",
             "Resource": format!("arn:aws:s3:::{bucket}"),
             "Condition": {"StringLike": {"s3:prefix": [format!("{}{}/*", layout::RELEASES, app.name)]}}
+        }),
+        // gc deletes the log groups Lambda made (untagged) for functions of this app's stacks.
+        json!({
+            "Sid": "LambdaLogGroupsLeftBehind",
+            "Effect": "Allow",
+            "Action": "logs:DeleteLogGroup",
+            "Resource": format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stacks}-*")
         }),
         // The bucket is made on first use, private, encrypted and tagged.
         json!({

@@ -1,5 +1,5 @@
 //! A proxy in front of the emulator that throttles every n-th request, holds chosen operations,
-//! or fails one once; and a way to start a command and wait for a line of its output.
+//! fails one once or denies some; and a way to start a command and wait for a line of its output.
 
 use std::process::Command;
 
@@ -11,6 +11,8 @@ enum Verdict {
     Delay(std::time::Duration),
     /// Answer with this CloudFormation (query protocol) error instead: (code, message).
     QueryError(&'static str, String),
+    /// Answer with this JSON-protocol error instead (CloudWatch Logs, DynamoDB …): (type, message).
+    JsonError(&'static str, String),
 }
 
 /// A loopback HTTP proxy in front of the emulator, for what the emulator cannot do itself: throttle
@@ -50,6 +52,20 @@ impl Proxy {
             } else {
                 Verdict::Pass
             }
+        })
+    }
+
+    /// Answers every JSON-protocol request whose body contains `needle` as IAM does when the
+    /// caller may not make it (`AccessDeniedException`), passing everything else on.
+    pub fn deny(upstream: &str, needle: &'static str, action: &'static str) -> Proxy {
+        Proxy::start(upstream, move |body| match body.contains(needle) {
+            true => Verdict::JsonError(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:sts::123456789012:assumed-role/ci/jiti is not authorized to perform: {action}"
+                ),
+            ),
+            false => Verdict::Pass,
         })
     }
 
@@ -162,6 +178,15 @@ fn proxy_one(
             write!(
                 client,
                 "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            return Ok(());
+        }
+        Verdict::JsonError(kind, message) => {
+            let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
+            write!(
+                client,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )?;
             return Ok(());

@@ -256,7 +256,11 @@ fn iam_policy_names_only_the_apps_stacks_and_tags_and_lints_as_a_managed_policy(
         if s["Resource"] == "*" && s.get("Condition").is_none() {
             assert_eq!(
                 s["Action"],
-                serde_json::json!(["cloudformation:DescribeStacks", "tag:GetResources"])
+                serde_json::json!([
+                    "cloudformation:DescribeStacks",
+                    "tag:GetResources",
+                    "logs:DescribeLogGroups"
+                ])
             );
         }
     }

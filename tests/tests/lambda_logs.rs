@@ -3,7 +3,7 @@
 //! functions of environments that are gone are collected by gc, while those of live stacks and
 //! of other apps stay. An emulator of its own: gc looks at every log group of the account.
 
-use jiti_tests::{Moto, Repo};
+use jiti_tests::{Moto, Proxy, Repo};
 
 const STACK: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Resources:
@@ -131,4 +131,19 @@ fn a_functions_logs_live_and_die_with_its_stack_and_lambdas_own_groups_are_colle
     assert!(!left.contains(&by_lambda[0]), "{left:?}");
     assert!(left.contains(&by_lambda[1]) && left.contains(&by_lambda[2]), "{left:?}");
     assert!(left.iter().any(|g| g.starts_with(&format!("{live}-NotifyLogGroup"))), "{left:?}");
+
+    // A CI role made before gc looked at Lambda's groups may not list them: gc does the rest and
+    // says what it could not see.
+    moto.boto3(&format!(
+        "c('logs').create_log_group(logGroupName={:?})\nprint('null')",
+        by_lambda[0]
+    ));
+    let proxy = Proxy::deny(&moto.endpoint, "logGroupNamePrefix", "logs:DescribeLogGroups");
+    let denied = moto
+        .jiti(repo.path(), &["gc", "--yes", "--json", "--endpoint-url", &proxy.endpoint])
+        .expect(0)
+        .json();
+    let notes = denied["plan"]["notes"].to_string();
+    assert!(notes.contains("not looked at") && notes.contains("logs:DescribeLogGroups"), "{notes}");
+    assert!(log_groups(&moto).contains(&by_lambda[0]), "nothing deleted on a guess");
 }

@@ -68,6 +68,11 @@ impl CloudError {
                 || self.message.contains("already exists and cannot be created again"))
     }
 
+    /// The caller may not make this call (IAM): `AccessDenied`, `AccessDeniedException`.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self.code.as_deref(), Some("AccessDenied" | "AccessDeniedException"))
+    }
+
     /// "No updates are to be performed": a change that changes nothing.
     pub fn is_no_updates(&self) -> bool {
         self.message.contains("No updates are to be performed")
