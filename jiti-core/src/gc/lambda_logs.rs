@@ -55,15 +55,19 @@ pub(super) fn plan(project: &Project, seen: &Seen, only: Option<&str>, plan: &mu
     for (t, logs) in &seen.lambda_logs {
         let live: BTreeSet<&str> =
             seen.stacks.get(t).map(|s| s.keys().map(String::as_str).collect()).unwrap_or_default();
-        // Each environment the ledger records, by its stack's name.
+        // Each environment the ledger records, and each collected in this pass (its stack's tags
+        // say whose it is, without the ledger), by its stack's name.
+        let collecting = plan.collect.iter().filter(|c| &c.target == t);
         let recorded: BTreeMap<String, (&ResolvedApp, &str)> = seen
             .ledger
             .get(t)
             .into_iter()
             .flatten()
+            .map(|(app, env)| (app.as_str(), env.as_str()))
+            .chain(collecting.map(|c| (c.app.as_str(), c.environment.as_str())))
             .filter_map(|(app, env)| {
                 let app = project.app(app).filter(|a| crate::stacks::targets(a).contains(t))?;
-                Some((app.stack_name_in(env), (app, env.as_str())))
+                Some((app.stack_name_in(env), (app, env)))
             })
             .collect();
         for (name, arn) in logs {
