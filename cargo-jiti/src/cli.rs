@@ -117,7 +117,7 @@ pub struct ReportArgs {
     /// Releases shown per environment, newest first
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub releases: usize,
-    /// Environments whose releases are read at once
+    /// Ledger listings and records read at once
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = at_least_one)]
     pub jobs: usize,
     /// Also upload the page to the artifacts bucket (private, encrypted) and print a presigned URL
