@@ -44,6 +44,8 @@ pub fn own(template: &mut Value, retention_days: u16) -> Ownership {
     if template.pointer("/Globals/Function/LoggingConfig/LogGroup").is_some() {
         return out;
     }
+    // Resources of `Fn::ForEach` loops counted once: what `check` judges against the limit.
+    let count = crate::template::resources_mut(template).len();
     let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else {
         return out;
     };
@@ -61,6 +63,7 @@ pub fn own(template: &mut Value, retention_days: u16) -> Ownership {
         })
         .map(|(id, _)| id.clone())
         .collect();
+    let mut wanted = Vec::new();
     for id in functions {
         let function = &resources[&id];
         let properties = function.get("Properties");
@@ -81,6 +84,21 @@ pub fn own(template: &mut Value, retention_days: u16) -> Ownership {
         {
             continue;
         }
+        wanted.push(id);
+    }
+    // A group each must not take the stack past CloudFormation's resource limit: then none.
+    if count + wanted.len() > crate::template::MAX_RESOURCES {
+        out.left.extend(wanted.into_iter().map(|function| LeftFunction {
+            function,
+            why: format!(
+                "a log group for each function would take the template's {count} resources past CloudFormation's {}",
+                crate::template::MAX_RESOURCES
+            ),
+        }));
+        return out;
+    }
+    for id in wanted {
+        let function = &resources[&id];
         let log_group = free_id(resources, &format!("{id}LogGroup"));
         let mut group = Map::new();
         group.insert("Type".into(), json!("AWS::Logs::LogGroup"));
@@ -218,6 +236,27 @@ mod tests {
         let mut sam = json!({ "Globals": { "Function": { "LoggingConfig": { "LogGroup": "all" } } },
                               "Resources": { "S": { "Type": "AWS::Serverless::Function" } } });
         assert_eq!(own(&mut sam, 7), Ownership::default(), "SAM's Globals wire every function");
+    }
+
+    #[test]
+    fn groups_that_would_pass_the_resource_limit_are_not_added() {
+        let mut resources = Map::new();
+        for i in 0..495 {
+            resources.insert(format!("Q{i}"), json!({ "Type": "AWS::SQS::Queue" }));
+        }
+        for i in 0..5 {
+            resources.insert(format!("F{i}"), function(json!({})));
+        }
+        let mut full = json!({ "Resources": resources.clone() });
+        let done = own(&mut full, 7);
+        assert!(done.added.is_empty() && done.left.len() == 5, "{done:?}");
+        assert!(done.left[0].why.contains("500 resources past"), "{:?}", done.left[0]);
+        // Five queues fewer: 490 + 5 functions + their 5 groups is the limit, which fits.
+        for i in 0..5 {
+            resources.remove(&format!("Q{i}"));
+        }
+        let mut fits = json!({ "Resources": resources });
+        assert_eq!(own(&mut fits, 7).added.len(), 5);
     }
 
     #[test]
