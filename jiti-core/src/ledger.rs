@@ -316,27 +316,24 @@ pub async fn read_newest<S: ReleaseStore>(
     jobs: usize,
 ) -> Result<BTreeMap<(String, String), EnvHistory>, CloudError> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let reads: Vec<((String, String), usize, String)> = keys
+    let reads: Vec<(&(String, String), &String)> = keys
         .iter()
-        .flat_map(|(w, ks)| {
-            newest(ks, limit).into_iter().enumerate().map(|(n, k)| (w.clone(), n, k.clone()))
-        })
+        .flat_map(|(w, ks)| newest(ks, limit).into_iter().map(move |k| (w, k)))
         .collect();
-    let mut read: Vec<((String, String), usize, Release)> = stream::iter(reads)
-        .map(|(w, n, key)| async move { Ok::<_, CloudError>((w, n, read(store, &key).await?)) })
-        .buffer_unordered(jobs.max(1))
+    // `buffered` answers in the order asked: each environment's newest first.
+    let read: Vec<(&(String, String), Release)> = stream::iter(reads)
+        .map(|(w, key)| async move { Ok::<_, CloudError>((w, read(store, key).await?)) })
+        .buffered(jobs.max(1))
         .try_collect()
         .await?;
-    // Back in the order of `newest`: newest first.
-    read.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let mut out: BTreeMap<(String, String), EnvHistory> = keys
         .iter()
         .map(|(w, ks)| {
             (w.clone(), EnvHistory { releases: Vec::new(), hotswaps: hotswaps_in_keys(ks) })
         })
         .collect();
-    for (w, _, release) in read {
-        if let Some(h) = out.get_mut(&w) {
+    for (w, release) in read {
+        if let Some(h) = out.get_mut(w) {
             h.releases.push(release);
         }
     }
